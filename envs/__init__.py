@@ -1,0 +1,60 @@
+"""sige-rl environments. Importing this package registers them with Gymnasium.
+
+From another project: ``gym.make("envs:sige/GridWorld-v0")`` imports this package first.
+Batched versions: ``gym.make_vec(id, num_envs=N, vectorization_mode="vector_entry_point")``.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from envs.gridworld import GridWorld
+from envs.gridworld_vector import GridWorldVectorEnv
+
+__all__ = ["ENV_IDS", "GridWorld", "GridWorldVectorEnv"]
+
+_GRIDWORLD = "envs.gridworld:GridWorld"
+_GRIDWORLD_VECTOR = "envs.gridworld_vector:GridWorldVectorEnv"
+
+# id -> (kwargs, max_episode_steps). The comments give V* of the start state where it is known.
+_GRIDWORLD_SPECS: dict[str, tuple[dict, int]] = {
+    # 7x7 maze, -1 per step: V*(start) = -12 (shortest path of 12 moves), undiscounted.
+    "sige/GridWorld-v0": ({"map": "gridworld", "step_reward": -1.0, "goal_reward": 0.0}, 100),
+    # Sutton & Barto Example 3.5 (Figure 3.2/3.5): continuing task, A->A' +10, B->B' +5.
+    "sige/SuttonBarto5x5-v0": ({"map": "sutton_barto_5x5", "off_grid_reward": -1.0}, 100),
+    # Example 4.1: the two corners are terminal, -1 on every transition.
+    "sige/SmallGridWorld-v0": (
+        {"map": "small_gridworld", "step_reward": -1.0, "goal_reward": 0.0},
+        100,
+    ),
+    # Example 6.6, the same model as Gymnasium CliffWalking-v1 up to the action order:
+    # V*(start) = -13.
+    "sige/CliffWalking-v0": (
+        {"map": "cliff_walking", "step_reward": -1.0, "goal_reward": 0.0, "cliff_reward": -100.0},
+        200,
+    ),
+    # Example 6.5: the optimal episode takes 15 steps, V*(start) = -15.
+    "sige/WindyGridWorld-v0": (
+        {
+            "map": "windy_gridworld",
+            "step_reward": -1.0,
+            "goal_reward": 0.0,
+            "wind": [0, 0, 0, 1, 1, 1, 2, 2, 1, 0],
+        },
+        200,
+    ),
+    # FrozenLake-like ice (slip 2/3) with walls and holes: reward 1 for reaching the goal.
+    "sige/SlipperyMaze-v0": ({"map": "slippery_maze", "slip": 2 / 3, "goal_reward": 1.0}, 100),
+}
+
+ENV_IDS: tuple[str, ...] = tuple(_GRIDWORLD_SPECS)
+
+for _env_id, (_kwargs, _max_steps) in _GRIDWORLD_SPECS.items():
+    if _env_id not in gym.registry:  # re-import or importlib.reload: keep the first registration
+        gym.register(
+            id=_env_id,
+            entry_point=_GRIDWORLD,
+            vector_entry_point=_GRIDWORLD_VECTOR,
+            kwargs=_kwargs,
+            max_episode_steps=_max_steps,
+        )
