@@ -1,0 +1,70 @@
+"""``scripts/evaluate.py RUN_DIR``: replay a saved agent, print its returns, maybe write a GIF."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import yaml
+
+from agents import registry
+from agents.evaluation import evaluate, record_episode, write_gif
+from supervised import Run
+from supervised.checkpoint import CheckpointError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="evaluate.py", description="Replay a trained agent of a run.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by train_agent.py")
+    p.add_argument("--episodes", type=int, default=10, metavar="K", help="episodes (default: 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first episode (default: 0)")
+    p.add_argument("--gif", metavar="FILE", help="write the first episode as an animated GIF")
+    p.add_argument("--fps", type=int, default=4, help="GIF frames per second (default: 4)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run_dir = Path(args.run_dir)
+    if args.episodes < 1:
+        parser.error(f"--episodes must be > 0, got {args.episodes}")
+    try:
+        options = yaml.safe_load((run_dir / "config.yaml").read_text())["options"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        parser.error(f"{run_dir} is not a run folder (no readable config.yaml)")
+    source = run_dir / "final"
+    if not source.is_dir():
+        latest = Run(run_dir).latest_checkpoint()
+        if latest is None:
+            parser.error(f"{run_dir} has neither final/ nor a checkpoint")
+        source = latest[1]
+        print(f"{run_dir} did not finish; using its latest checkpoint {source.name}")
+    env = gym.make(options["env"], render_mode="rgb_array" if args.gif else None)
+    try:
+        agent = registry.load(source, env)
+    except CheckpointError as e:
+        parser.error(f"cannot load {source}: {e}")
+    returns, lengths = evaluate(agent, env, args.episodes, args.seed)
+    print(f"{options['agent']} on {options['env']} ({source}):")
+    print(
+        f"mean return {returns.mean():.4g} +/- {returns.std():.3g}, mean length "
+        f"{lengths.mean():.1f} over {args.episodes} episodes"
+    )
+    if args.gif:
+        try:
+            frames, total = record_episode(agent, env, args.seed)
+        except gym.error.DependencyNotInstalled as e:
+            print(f"cannot render {options['env']} for the GIF: {e}", file=sys.stderr)
+            return 1
+        write_gif(frames, args.gif, fps=args.fps)
+        print(
+            f"GIF of one episode ({len(frames)} frames, return {total:.4g}) written to {args.gif}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

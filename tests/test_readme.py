@@ -1,0 +1,38 @@
+"""The README's tables of environments, agents and options cannot drift from the code."""
+
+import re
+from pathlib import Path
+
+import agents
+import envs
+from agents.train import build_parser
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def first_column(heading: str) -> list[str]:
+    section = README.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `([^`]+)` \|", section, flags=re.M)
+
+
+def test_environment_table_lists_every_registered_env():
+    assert first_column("Environments") == list(envs.ENV_IDS)
+
+
+def test_agent_table_lists_every_agent():
+    assert first_column("Agents") == agents.names()
+
+
+def test_option_table_matches_the_parser():
+    documented = {c.split()[0] for c in first_column("Training") if c.startswith("--")}
+    actual = {
+        opt
+        for action in build_parser()._actions
+        for opt in action.option_strings
+        if opt.startswith("--") and opt != "--help"
+    }
+    assert documented == actual
+
+
+def test_readme_shows_the_two_commands():
+    assert "make train" in README and "make test" in README
