@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+import envs  # noqa: F401
+from agents.evaluate_cli import main as evaluate_main
+from agents.train import main as train_main
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("runs")
+    args = ["--env", "sige/CliffWalking-v0", "--agent", "value_iteration", "--steps", "1000"]
+    assert train_main([*args, "--logdir", str(logdir), "--no-progress"]) == 0
+    return next(logdir.glob("*/*/*"))
+
+
+def test_replay_prints_returns(run_dir, capsys):
+    assert evaluate_main([str(run_dir), "--episodes", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "mean return -13 +/- 0, mean length 13.0 over 3 episodes" in out  # the optimal path
+
+
+def test_gif_shows_the_agent_walking(run_dir, tmp_path):
+    gif = tmp_path / "cliff.gif"
+    assert evaluate_main([str(run_dir), "--episodes", "1", "--gif", str(gif)]) == 0
+    with Image.open(gif) as im:
+        assert im.n_frames == 14  # reset frame + 13 steps
+        frames = []
+        for i in (0, im.n_frames - 1):
+            im.seek(i)
+            frames.append(np.asarray(im.convert("RGB")))
+    assert frames[0].shape == frames[1].shape and not np.array_equal(frames[0], frames[1])
+
+
+def test_not_a_run_folder(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        evaluate_main([str(tmp_path)])
+    assert e.value.code == 2
+    assert "not a run folder" in capsys.readouterr().err
