@@ -12,7 +12,7 @@ from typing import Any
 import gymnasium as gym
 
 from agents.config import resolve, tuned_hyperparams
-from supervised.checkpoint import CheckpointError, load_state
+from supervised.checkpoint import CheckpointError
 
 AGENTS: dict[str, str] = {
     "value_iteration": "agents.value_iteration:ValueIteration",
@@ -55,13 +55,15 @@ def make(name: str, env: gym.Env, seed: int = 0, **overrides: Any):
 
 def load(path: str | Path, env: gym.Env):
     """Load an agent saved with ``agent.save(path)``; ``CheckpointError`` if the folder is not a
-    valid checkpoint or does not fit ``env``."""
-    meta, arrays = load_state(path)
-    name = meta.get("agent")
+    valid checkpoint or does not fit ``env``. ``meta.json`` names the agent, whose class reads the
+    rest of the folder."""
+    meta_file = Path(path) / "meta.json"
+    try:
+        name = json.loads(meta_file.read_text()).get("agent")
+    except (OSError, ValueError, AttributeError) as e:
+        raise CheckpointError(
+            f"{path} is not a checkpoint: cannot read {meta_file.name} ({e})"
+        ) from e
     if name not in AGENTS:
         raise CheckpointError(f"{path}: unknown agent {name!r} in meta.json")
-    return agent_class(name).from_state(meta, arrays, env)
-
-
-def read_meta(path: str | Path) -> dict:
-    return json.loads((Path(path) / "meta.json").read_text())
+    return agent_class(name).load(path, env)
