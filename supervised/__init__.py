@@ -1,6 +1,6 @@
 """PyTorch building blocks shared by every agent, and the run tracker. Knows nothing of RL."""
 
-from supervised.checkpoint import CheckpointError, atomic_dir, load_state, save_state
+from supervised.checkpoint import CheckpointError, atomic_dir, load_state, load_tensors, save_state
 from supervised.device import resolve_device
 from supervised.seeding import seed_everything
 from supervised.tracking import Run, run_name
@@ -10,6 +10,7 @@ __all__ = [
     "Run",
     "atomic_dir",
     "load_state",
+    "load_tensors",
     "resolve_device",
     "run_name",
     "save_state",

@@ -55,11 +55,35 @@ def _fsync_tree(folder: Path) -> None:
                 os.fsync(fh.fileno())
 
 
-def save_state(path: str | os.PathLike, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]):
-    """Write ``meta.json`` and ``arrays.npz`` atomically into the folder ``path``."""
+def save_state(
+    path: str | os.PathLike,
+    meta: Mapping[str, Any],
+    arrays: Mapping[str, np.ndarray],
+    tensors: Mapping[str, Any] | None = None,
+) -> None:
+    """Write ``meta.json``, ``arrays.npz`` and, when given, ``tensors.pt`` (a dict of tensors and
+    plain containers such as ``state_dict()``s) atomically into the folder ``path``."""
     with atomic_dir(path) as tmp:
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
         np.savez(tmp / "arrays.npz", **{k: np.asarray(v) for k, v in arrays.items()})
+        if tensors is not None:
+            import torch
+
+            torch.save(dict(tensors), tmp / "tensors.pt")
+
+
+def load_tensors(path: str | os.PathLike, map_location: str = "cpu") -> dict[str, Any]:
+    """Read ``tensors.pt`` of a checkpoint with ``weights_only=True``: tensors and plain
+    containers only, never arbitrary pickled objects."""
+    import torch
+
+    f = Path(path) / "tensors.pt"
+    if not f.is_file():
+        raise CheckpointError(f"{path} is not a checkpoint: {f.name} is missing")
+    try:
+        return torch.load(f, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError ... on bad files
+        raise CheckpointError(f"{f} is truncated, corrupted or holds more than tensors: {e}") from e
 
 
 def load_state(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
