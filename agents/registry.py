@@ -20,6 +20,10 @@ AGENTS: dict[str, str] = {
     "q_learning": "agents.q_learning:QLearning",
     "sarsa": "agents.sarsa:Sarsa",
     "expected_sarsa": "agents.expected_sarsa:ExpectedSarsa",
+    "dqn": "agents.dqn:DQN",
+    "sb3-ppo": "agents.sb3:SB3PPO",
+    "sb3-a2c": "agents.sb3:SB3A2C",
+    "sb3-dqn": "agents.sb3:SB3DQN",
 }
 
 

@@ -117,6 +117,22 @@ def resolve_hyperparams(
     return resolve(cls.Config, *layers)
 
 
+def make_train_env(env_id: str, num_envs: int, cls: type):
+    """A vector env for agents that take one (the native batched env where the id registers
+    one), else a single env."""
+    if not getattr(cls, "supports_vector_env", False):
+        return gym.make(env_id)
+    spec = gym.spec(env_id.rpartition(":")[2])
+    if spec.vector_entry_point is not None:
+        # Agents reset finished sub-envs with their own seeds (agents/episodes.py): a native
+        # vector env serves only if it takes per-env seeds and options["reset_mask"].
+        env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
+        if env.metadata.get("reset_mask", False):
+            return env
+        env.close()
+    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync")
+
+
 # -- what a run records ---------------------------------------------------------------------
 def package_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
@@ -169,8 +185,9 @@ class Trainer(Callback):
     # Callback hooks
     def on_step(self, agent) -> None:
         n = agent.num_steps
-        if n % self.eval_every == 0:
+        if n >= self._next_eval:
             self.evaluate(agent)
+            self._next_eval = (n // self.eval_every + 1) * self.eval_every
         if self.bar is not None and n - self._shown >= 1000:
             self.bar.update(n - self._shown)
             self._shown = n
@@ -188,6 +205,7 @@ class Trainer(Callback):
     # actions
     def start(self, agent, show_progress: bool) -> None:
         self._next_save = (agent.num_steps // self.save_every + 1) * self.save_every
+        self._next_eval = (agent.num_steps // self.eval_every + 1) * self.eval_every
         self._shown = agent.num_steps
         if show_progress:
             from tqdm import tqdm
@@ -289,7 +307,9 @@ def prepare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[s
             run_dir = new_run_dir(args.logdir, env_id, args.agent, args.seed)
         if opts["num_envs"] > 1 and not getattr(cls, "supports_vector_env", False):
             raise ValueError(f"{opts['agent']} trains on one env; --num-envs must be 1")
-        env = gym.make(opts["env"])
+        if "device" in {f.name for f in dataclasses.fields(config)} and args.device != "auto":
+            config = dataclasses.replace(config, device=device)
+        env = make_train_env(opts["env"], opts["num_envs"], cls)
         agent = cls(env, seed=opts["seed"], config=config)  # checks that agent and env fit
     except (ValueError, ConfigError, CheckpointError, gym.error.Error) as e:
         parser.error(str(e))
@@ -349,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     gamma = getattr(config, "gamma", 0.99)
-    trainer = Trainer(run, gym.make(opts["env"]), opts, OptimalityGap.for_env(env, gamma))
+    eval_env = gym.make(opts["env"])
+    trainer = Trainer(run, eval_env, opts, OptimalityGap.for_env(eval_env, gamma))
     handlers = {s: signal.signal(s, trainer.handle_signal) for s in EXIT_SIGNAL}
     start, start_steps, exit_reason = time.perf_counter(), agent.num_steps, "failed"
     try:

@@ -39,6 +39,8 @@ class GridWorldVectorEnv(gym.vector.VectorEnv):
         "render_modes": ["ansi", "rgb_array"],
         "render_fps": 4,
         "autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP,
+        # Like SyncVectorEnv: reset(seed=[...], options={"reset_mask": mask}) resets some envs.
+        "reset_mask": True,
     }
 
     def __init__(

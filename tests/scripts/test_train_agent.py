@@ -3,6 +3,7 @@ signal, and bad input refused with exit code 2 and nothing written."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import agents
 import envs  # noqa: F401
 from agents.train import main
+from supervised import Run
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "train_agent.py"
@@ -221,3 +223,53 @@ def test_import_from_another_directory(tmp_path):
         check=True,
     )
     assert out.stdout.split()[0] == "36"
+
+
+def test_dqn_on_vector_envs_resumes_exactly(tmp_path):
+    """The deep agent through the same front door: two envs, checkpoints mid-episode, and a
+    resume from the middle checkpoint ends with the same weights as the uninterrupted run."""
+    import torch
+
+    args = [
+        "--env",
+        "CartPole-v1",
+        "--agent",
+        "dqn",
+        "--steps",
+        "1200",
+        "--num-envs",
+        "2",
+        "--save-every",
+        "400",
+        "--eval-every",
+        "600",
+        "--eval-episodes",
+        "2",
+        "--seed",
+        "3",
+        "--set",
+        "learning_starts=200",
+        "--set",
+        "net_arch=[16]",
+        "--set",
+        "buffer_size=1000",
+    ]
+    run = train(tmp_path, *args)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["exit_reason"] == "finished" and summary["steps"] == 1200
+    final = torch.load(run / "final" / "tensors.pt", weights_only=True)["q"]
+
+    # Pretend the process died after the checkpoint at step 400 and resume from it.
+    for step, ck in Run(run).checkpoints():
+        if step > 400:
+            shutil.rmtree(ck)
+    shutil.rmtree(run / "final")
+    assert main(["--resume", str(run), "--no-progress"]) == 0
+    resumed = torch.load(run / "final" / "tensors.pt", weights_only=True)["q"]
+    for key in final:
+        torch.testing.assert_close(resumed[key], final[key], rtol=0, atol=0)
+    acc = EventAccumulator(str(run))
+    acc.Reload()
+    assert {"charts/episodic_return", "losses/td_loss", "eval/mean_return"} <= set(
+        acc.Tags()["scalars"]
+    )

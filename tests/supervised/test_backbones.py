@@ -12,15 +12,6 @@ ATARI = spaces.Box(0, 255, (4, 84, 84), np.uint8)
 CHANNEL_LAST = spaces.Box(0, 255, (64, 64, 3), np.uint8)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small tensors: one thread is several times faster than many fighting over a busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 CASES = [  # (name, space, out_dim)
     ("mlp", CARTPOLE, 64),
     ("mlp", GRID, 64),

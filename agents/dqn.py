@@ -1,0 +1,440 @@
+"""Deep Q-Network (Mnih et al. 2015, "Human-level control through deep reinforcement learning")
+with the switches that make it reliable, each off by default:
+
+- Double DQN (van Hasselt et al. 2016): the online network picks the next action, the target
+  network values it.
+- Dueling head (Wang et al. 2016): ``Q = V + A - mean(A)``.
+- n-step returns (Sutton 1988; Hessel et al. 2018).
+- Prioritized replay (Schaul et al. 2016): proportional, sum-tree, importance weights with beta
+  annealed to ``per_beta_final``.
+
+Several environments step at once through Gymnasium's vector API (``SyncVectorEnv`` or a native
+batched env such as our gridworld's). Counting follows Stable-Baselines3: ``num_steps`` counts
+environment transitions over all sub-envs; ``train_freq`` counts vector steps.
+
+Terminated transitions do not bootstrap; truncated (time-limit) ones do, from the real final
+observation: finished sub-envs are reset explicitly right after the step that ended them, so no
+transition ever crosses an episode boundary (see :mod:`agents.episodes`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from agents.callbacks import Callback
+from agents.config import ConfigError, resolve
+from agents.episodes import EpisodeLog
+from agents.replay import ReplayBuffer
+from agents.tabular import linear
+from supervised import resolve_device
+from supervised.backbones import make_backbone
+from supervised.checkpoint import CheckpointError, load_state, load_tensors, save_state
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class DQNConfig:
+    gamma: float = 0.99
+    """Discount factor."""
+    learning_rate: float = 1e-4
+    """Optimizer step size at the start of training."""
+    learning_rate_final: float | None = None
+    """Step size at the end of training (linear decay); None keeps it constant."""
+    optimizer: Literal["adam", "rmsprop"] = "adam"
+    """Adam, or RMSProp as in the Nature paper."""
+    batch_size: int = 32
+    """Transitions per gradient step."""
+    buffer_size: int = 100_000
+    """Replay capacity in transitions."""
+    learning_starts: int = 1000
+    """Environment steps collected before the first gradient step."""
+    train_freq: int = 4
+    """Vector steps between training rounds."""
+    gradient_steps: int = 1
+    """Gradient steps per training round."""
+    target_update_interval: int = 1000
+    """Environment steps between target network updates."""
+    tau: float = 1.0
+    """Polyak coefficient of each target update: 1 copies the online network (hard update)."""
+    epsilon: float = 1.0
+    """Exploration probability at the start of training."""
+    epsilon_final: float = 0.05
+    """Exploration probability after ``exploration_fraction`` of training."""
+    exploration_fraction: float = 0.1
+    """Fraction of the step budget over which epsilon decays linearly."""
+    eval_epsilon: float = 0.0
+    """Exploration kept by ``act(obs, deterministic=True)``, i.e. during evaluation."""
+    loss: Literal["huber", "mse"] = "huber"
+    """TD loss: Huber (smooth L1, as in the Nature paper) or squared error."""
+    max_grad_norm: float = 10.0
+    """Gradients are clipped to this global norm."""
+    backbone: str = "auto"
+    """Feature extractor from supervised.backbones: auto, mlp, nature_cnn, impala_cnn."""
+    net_arch: list[int] = field(default_factory=lambda: [64, 64])
+    """Hidden widths of the MLP backbone."""
+    activation: str = "relu"
+    """Activation of the MLP backbone."""
+    double: bool = False
+    """Double DQN targets."""
+    dueling: bool = False
+    """Dueling value / advantage head."""
+    n_step: int = 1
+    """Steps of real reward before bootstrapping."""
+    prioritized: bool = False
+    """Proportional prioritized replay."""
+    per_alpha: float = 0.6
+    """Priority exponent."""
+    per_beta: float = 0.4
+    """Importance-sampling exponent at the start of training."""
+    per_beta_final: float = 1.0
+    """Importance-sampling exponent at the end of training (linear)."""
+    per_eps: float = 1e-6
+    """Added to |TD error| so no transition has zero priority."""
+    device: str = "auto"
+    """auto (CUDA when present), cpu or cuda."""
+
+
+class QNetwork(nn.Module):
+    """A backbone then a linear Q head, or a dueling value / advantage head."""
+
+    def __init__(self, backbone: nn.Module, n_actions: int, dueling: bool):
+        super().__init__()
+        self.backbone = backbone
+        self.dueling = dueling
+        self.head = nn.Linear(backbone.out_dim, n_actions)
+        self.value = nn.Linear(backbone.out_dim, 1) if dueling else None
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        h = self.backbone(obs)
+        a = self.head(h)
+        if self.value is None:
+            return a
+        return self.value(h) + a - a.mean(dim=1, keepdim=True)
+
+
+def as_vector_env(env: gym.Env | gym.vector.VectorEnv) -> gym.vector.VectorEnv:
+    """A vector env as is; a single env becomes a one-env ``SyncVectorEnv``."""
+    if isinstance(env, gym.vector.VectorEnv):
+        return env
+    return gym.vector.SyncVectorEnv([lambda: env])
+
+
+class DQN:
+    """DQN and its extensions; hyperparameters in :class:`DQNConfig`.
+
+    Args:
+        env: a single env or a vector env with a ``Discrete`` action space.
+        seed: seeds network initialisation, exploration, replay sampling and every episode's
+            reset seed.
+    """
+
+    name: ClassVar[str] = "dqn"
+    Config: ClassVar[type] = DQNConfig
+    supports_vector_env: ClassVar[bool] = True
+
+    def __init__(self, env, seed: int = 0, config: DQNConfig | None = None, **overrides: Any):
+        if config is None:
+            config = resolve(DQNConfig, ("arguments", overrides))
+        elif overrides:
+            config = dataclasses.replace(config, **overrides)
+        self.config = c = config
+        self.env = as_vector_env(env)
+        obs_space, act_space = self.env.single_observation_space, self.env.single_action_space
+        if not isinstance(act_space, gym.spaces.Discrete):
+            raise ValueError(f"dqn needs a Discrete action space, got {act_space}")
+        self.num_envs = self.env.num_envs
+        self.n_actions = int(act_space.n)
+        self.action_start = int(act_space.start)
+        self.seed = seed
+        self.device = torch.device(resolve_device(c.device))
+
+        torch.manual_seed(seed)
+        self.q = self._network(obs_space).to(self.device)
+        self.target = self._network(obs_space).to(self.device)
+        self.target.load_state_dict(self.q.state_dict())
+        self.target.requires_grad_(False)
+        if c.optimizer == "adam":
+            self.optimizer = torch.optim.Adam(self.q.parameters(), lr=c.learning_rate)
+        else:
+            self.optimizer = torch.optim.RMSprop(self.q.parameters(), lr=c.learning_rate)
+
+        self.buffer = ReplayBuffer(
+            c.buffer_size,
+            obs_space.shape,
+            obs_space.dtype,
+            num_envs=self.num_envs,
+            n_step=c.n_step,
+            gamma=c.gamma,
+            prioritized=c.prioritized,
+            alpha=c.per_alpha,
+            priority_eps=c.per_eps,
+        )
+        self.rng = np.random.default_rng(seed)
+        self.eval_rng = np.random.default_rng([seed, 1])
+        self.episodes = EpisodeLog(self.num_envs)
+        self.obs: np.ndarray | None = None
+        self.episode_returns = np.zeros(self.num_envs)
+        self.episode_lengths = np.zeros(self.num_envs, dtype=np.int64)
+        self.num_steps = 0
+        self.num_updates = 0
+        self.num_episodes = 0
+        self.total_steps = 0
+
+    def _network(self, obs_space: gym.Space) -> QNetwork:
+        c = self.config
+        kw = {"hidden": tuple(c.net_arch), "activation": c.activation}
+        backbone_name = c.backbone
+        if backbone_name in ("nature_cnn", "impala_cnn") or (
+            backbone_name == "auto" and len(getattr(obs_space, "shape", ()) or ()) == 3
+        ):
+            kw = {}
+        return QNetwork(make_backbone(backbone_name, obs_space, **kw), self.n_actions, c.dueling)
+
+    # -- schedules ------------------------------------------------------------------------------
+    @property
+    def progress(self) -> float:
+        return self.num_steps / self.total_steps if self.total_steps else 0.0
+
+    @property
+    def epsilon(self) -> float:
+        c = self.config
+        return linear(c.epsilon, c.epsilon_final, self.progress, c.exploration_fraction)
+
+    @property
+    def learning_rate(self) -> float:
+        return linear(self.config.learning_rate, self.config.learning_rate_final, self.progress)
+
+    @property
+    def beta(self) -> float:
+        return linear(self.config.per_beta, self.config.per_beta_final, self.progress)
+
+    # -- acting ---------------------------------------------------------------------------------
+    def _tensor(self, obs: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(obs), device=self.device)
+
+    @torch.inference_mode()
+    def greedy(self, obs: np.ndarray) -> np.ndarray:
+        """Greedy actions for a batch of observations."""
+        return self.q(self._tensor(obs)).argmax(dim=1).cpu().numpy() + self.action_start
+
+    def _epsilon_greedy(self, obs: np.ndarray, epsilon: float, rng: np.random.Generator):
+        n = len(obs)
+        explore = rng.random(n) < epsilon
+        actions = rng.integers(self.n_actions, size=n) + self.action_start
+        if not explore.all():
+            actions = np.where(explore, actions, self.greedy(obs))
+        return actions
+
+    def act(self, obs: Any, deterministic: bool = True) -> Any:
+        """Action for one observation or a batch. ``deterministic`` uses ``eval_epsilon``
+        (0 by default: greedy) drawn from a generator of its own, so evaluating never changes
+        what training does next; otherwise the current training epsilon."""
+        single = np.ndim(obs) == len(self.env.single_observation_space.shape)
+        batch = np.asarray(obs)[None] if single else np.asarray(obs)
+        if deterministic:
+            eps, rng = self.config.eval_epsilon, self.eval_rng
+        else:
+            eps, rng = self.epsilon, self.rng
+        actions = self.greedy(batch) if eps == 0 else self._epsilon_greedy(batch, eps, rng)
+        return int(actions[0]) if single else actions
+
+    # -- learning -------------------------------------------------------------------------------
+    def learn(self, total_steps: int, run: Any = None, callback: Callback | None = None):
+        """Train until ``num_steps`` reaches ``total_steps`` or ``callback.at_safe_point``
+        returns False (every vector step is a safe point). Returns ``self``."""
+        c = self.config
+        self.total_steps = int(total_steps)
+        callback = callback or Callback()
+        env = self.env
+        if self.obs is None:
+            self.obs, _ = self.episodes.reset(env, self.rng)
+        last_time, last_steps = time.perf_counter(), self.num_steps
+        vector_steps = 0
+        while self.num_steps < self.total_steps and callback.at_safe_point(self):
+            actions = self._epsilon_greedy(self.obs, self.epsilon, self.rng)
+            next_obs, rewards, terminated, truncated, _ = env.step(actions)
+            self.episodes.record(actions)
+            self.buffer.add(self.obs, actions, rewards, next_obs, terminated, truncated)
+            self.num_steps += self.num_envs
+            vector_steps += 1
+            self.episode_returns += rewards
+            self.episode_lengths += 1
+            done = terminated | truncated
+            if done.any():
+                for i in np.flatnonzero(done):
+                    self._finish_episode(i, run, callback)
+                reset_obs, _ = self.episodes.reset(env, self.rng, done)
+                next_obs = np.where(_expand(done, next_obs.ndim), reset_obs, next_obs)
+            self.obs = next_obs
+
+            if self.num_steps >= c.learning_starts:
+                if (self.num_steps // self.num_envs) % c.train_freq == 0:
+                    stats = self._train()
+                    if run is not None and self.num_updates % 100 < c.gradient_steps:
+                        run.log_scalars(stats, self.num_steps)
+                if self.num_steps % c.target_update_interval < self.num_envs:
+                    self._update_target()
+            callback.on_step(self)
+            if run is not None and time.perf_counter() - last_time >= 1.0:
+                now = time.perf_counter()
+                run.log_scalars(
+                    {
+                        "charts/SPS": (self.num_steps - last_steps) / (now - last_time),
+                        "charts/epsilon": self.epsilon,
+                        "charts/learning_rate": self.learning_rate,
+                    },
+                    self.num_steps,
+                )
+                last_time, last_steps = now, self.num_steps
+        return self
+
+    def _finish_episode(self, i: int, run: Any, callback: Callback) -> None:
+        ret, length = float(self.episode_returns[i]), int(self.episode_lengths[i])
+        self.episode_returns[i] = 0.0
+        self.episode_lengths[i] = 0
+        self.num_episodes += 1
+        callback.on_episode(self, ret, length)
+        if run is not None:
+            run.log_scalars(
+                {"charts/episodic_return": ret, "charts/episodic_length": length}, self.num_steps
+            )
+
+    def _train(self) -> dict[str, float]:
+        c = self.config
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate
+        for _ in range(c.gradient_steps):
+            batch = self.buffer.sample(c.batch_size, self.rng, beta=self.beta)
+            obs, next_obs = self._tensor(batch.obs), self._tensor(batch.next_obs)
+            actions = torch.as_tensor(batch.actions - self.action_start, device=self.device)
+            target = self.td_target(batch.rewards, batch.discounts, next_obs)
+            q = self.q(obs).gather(1, actions.long().unsqueeze(1)).squeeze(1)
+            if c.loss == "huber":
+                elementwise = F.smooth_l1_loss(q, target, reduction="none")
+            else:
+                elementwise = F.mse_loss(q, target, reduction="none")
+            if c.prioritized:
+                weights = torch.as_tensor(batch.weights, dtype=torch.float32, device=self.device)
+                loss = (weights * elementwise).mean()
+            else:
+                loss = elementwise.mean()
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.q.parameters(), c.max_grad_norm)
+            self.optimizer.step()
+            self.num_updates += 1
+            if c.prioritized:
+                td = (target - q).detach().abs().cpu().numpy()
+                self.buffer.update_priorities(batch.indices, td)
+        return {"losses/td_loss": float(loss.detach()), "losses/q_values": float(q.detach().mean())}
+
+    @torch.no_grad()
+    def td_target(self, rewards, discounts, next_obs: torch.Tensor) -> torch.Tensor:
+        """``R + discount * value(next_obs)``: ``R`` the (n-step) reward sum, ``discount`` gamma^k
+        or 0 after a termination (from the replay buffer); the value is the target network's
+        max, or with Double DQN its value of the online network's greedy action."""
+        rewards = torch.as_tensor(rewards, dtype=torch.float32, device=self.device)
+        discounts = torch.as_tensor(discounts, dtype=torch.float32, device=self.device)
+        next_target = self.target(next_obs)
+        if self.config.double:
+            best = self.q(next_obs).argmax(dim=1, keepdim=True)
+            next_value = next_target.gather(1, best).squeeze(1)
+        else:
+            next_value = next_target.max(dim=1).values
+        return rewards + discounts * next_value
+
+    @torch.no_grad()
+    def _update_target(self) -> None:
+        tau = self.config.tau
+        if tau >= 1.0:
+            self.target.load_state_dict(self.q.state_dict())
+            return
+        for t, p in zip(self.target.parameters(), self.q.parameters(), strict=True):
+            t.lerp_(p, tau)
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save(self, path: Any) -> None:
+        """Everything a resume needs: networks, optimizer, replay, generators and the episode log
+        that rebuilds each sub-env's state (``meta.json``, ``arrays.npz``, ``tensors.pt``)."""
+        meta = {
+            "agent": self.name,
+            "format": FORMAT_VERSION,
+            "config": dataclasses.asdict(self.config),
+            "seed": self.seed,
+            "num_envs": self.num_envs,
+            "num_steps": self.num_steps,
+            "num_updates": self.num_updates,
+            "num_episodes": self.num_episodes,
+            "total_steps": self.total_steps,
+            "rng": self.rng.bit_generator.state,
+            "eval_rng": self.eval_rng.bit_generator.state,
+            "started": self.obs is not None,
+        }
+        arrays = {
+            **{f"replay/{k}": v for k, v in self.buffer.state_dict().items()},
+            **self.episodes.state_arrays(),
+            "episode_returns": self.episode_returns,
+            "episode_lengths_now": self.episode_lengths,
+        }
+        tensors = {
+            "q": self.q.state_dict(),
+            "target": self.target.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        save_state(path, meta, arrays, tensors)
+
+    @classmethod
+    def load(cls, path: Any, env) -> DQN:
+        """Rebuild a saved agent on ``env`` (a single or vector env like the one it trained on);
+        sub-envs are brought back to their saved states by replaying their episodes."""
+        meta, arrays = load_state(path)
+        tensors = load_tensors(path)
+        if meta.get("format") != FORMAT_VERSION or meta.get("agent") != cls.name:
+            raise CheckpointError(f"{path} is not a format-{FORMAT_VERSION} dqn checkpoint")
+        try:
+            config = resolve(DQNConfig, ("checkpoint", meta["config"]))
+            agent = cls(env, seed=int(meta["seed"]), config=config)
+            agent.q.load_state_dict(tensors["q"])
+            agent.target.load_state_dict(tensors["target"])
+            agent.optimizer.load_state_dict(tensors["optimizer"])
+        except (KeyError, ConfigError, RuntimeError, ValueError) as e:
+            raise CheckpointError(f"{path} does not fit this env or agent: {e}") from e
+        if meta["num_envs"] != agent.num_envs and meta["started"]:
+            raise CheckpointError(
+                f"{path} was trained with {meta['num_envs']} envs; resume it with as many "
+                f"(got {agent.num_envs})"
+            )
+        try:
+            agent.buffer.load_state_dict(
+                {k[len("replay/") :]: v for k, v in arrays.items() if k.startswith("replay/")}
+            )
+        except ValueError as e:
+            raise CheckpointError(f"{path}: replay state does not fit: {e}") from e
+        agent.num_steps = int(meta["num_steps"])
+        agent.num_updates = int(meta["num_updates"])
+        agent.num_episodes = int(meta["num_episodes"])
+        agent.total_steps = int(meta["total_steps"])
+        agent.rng.bit_generator.state = meta["rng"]
+        agent.eval_rng.bit_generator.state = meta["eval_rng"]
+        torch.set_rng_state(tensors["torch_rng"])
+        if meta["started"]:
+            agent.episodes.load_arrays(arrays)
+            agent.obs = agent.episodes.restore(agent.env)
+            agent.episode_returns[:] = arrays["episode_returns"]
+            agent.episode_lengths[:] = arrays["episode_lengths_now"]
+        return agent
+
+
+def _expand(mask: np.ndarray, ndim: int) -> np.ndarray:
+    return mask.reshape(mask.shape + (1,) * (ndim - 1))

@@ -1,0 +1,350 @@
+"""Replay buffer for DQN-style agents: a preallocated numpy ring of n-step transitions from
+several environments at once, sampled uniformly or by proportional priority.
+
+Prioritized replay follows Schaul et al. 2016, https://arxiv.org/abs/1511.05952; n-step returns
+follow Hessel et al. 2018 (Rainbow), https://arxiv.org/abs/1710.02298.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from agents.sum_tree import SumTree
+
+
+@dataclasses.dataclass
+class Batch:
+    """A sampled minibatch; every field has leading dimension ``batch_size``.
+
+    The TD target is ``rewards + discounts * bootstrap_value(next_obs)``: ``discounts`` already
+    holds ``gamma ** k`` (``k`` rewards summed into ``rewards``) or 0 after termination. The loss
+    of each transition is multiplied by ``weights`` (all ones for uniform sampling) and the new
+    TD errors go back through ``ReplayBuffer.update_priorities(indices, td_errors)``.
+    """
+
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    next_obs: np.ndarray
+    discounts: np.ndarray
+    weights: np.ndarray
+    indices: np.ndarray
+
+
+# Saved so a checkpoint is only loaded into a buffer built the same way.
+_CONFIG = ("capacity", "obs_shape", "num_envs", "n_step", "gamma", "prioritized", "alpha")
+# Saved and restored: the ring, the pending n-step windows and the priority bookkeeping.
+_STATE = (
+    "obs", "next_obs", "actions", "rewards", "discounts", "pos", "size",
+    "pending_obs", "pending_actions", "pending_rewards", "pending_pos", "pending_len",
+    "max_priority",
+)  # fmt: skip
+
+
+class ReplayBuffer:
+    """Ring buffer of the last ``capacity`` transitions, fed one vector-env step at a time.
+
+    ``add`` takes one step of ``num_envs`` environments. Each environment keeps its last
+    ``n_step`` (obs, action, reward) in a pending window; once the window is full the oldest
+    entry leaves as the transition ``(obs_t, a_t, sum_k gamma^k r_{t+k}, obs_{t+n}, gamma^n)``.
+    When an episode ends every pending entry of that environment leaves at once: after
+    termination with discount 0 (nothing to bootstrap from), after truncation with discount
+    ``gamma ** k`` and ``next_obs`` the final observation (bootstrap from it). ``n_step=1`` gives
+    ordinary one-step transitions.
+
+    The caller must never ``add`` a step that crosses an episode boundary: with Gymnasium's
+    NEXT_STEP autoreset, the step that only resets a finished environment is not a transition
+    and must be left out, and ``next_obs`` of a finishing step is the true final observation.
+
+    Observations keep their dtype (uint8 frames stay uint8). ``obs`` and ``next_obs`` are stored
+    separately: twice the memory of a frame-sharing layout, but always correct at episode ends
+    and with several environments interleaved. For 1M Atari frames of 84x84x4 use a frame store
+    instead; for vector observations the doubling is negligible.
+
+    With ``prioritized=True``, transition ``i`` is sampled with probability
+    ``P(i) = p_i / sum_j p_j``, where ``p_i = (|td_i| + priority_eps) ** alpha``, using stratified
+    sampling over a sum tree; new transitions enter with the largest ``p`` seen so far (1 at
+    first). Importance weights ``w_i = (N * P(i)) ** -beta`` are divided by the largest weight
+    *in the batch* (as Dopamine, Rainbow reimplementations and Algorithm 1 of the paper read;
+    OpenAI Baselines divides by the global maximum instead), so they lie in ``(0, 1]``.
+
+    Args:
+        capacity: transitions kept; the oldest are overwritten.
+        obs_shape: shape of one observation.
+        obs_dtype: dtype observations are stored in.
+        num_envs: environments stepped together; ``add`` arrays have this leading dimension.
+        n_step: rewards summed into one transition.
+        gamma: discount factor.
+        prioritized: sample by priority instead of uniformly.
+        alpha: how much prioritization is used (0 is uniform).
+        priority_eps: added to ``|td|`` so no transition's priority drops to zero.
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        obs_shape: tuple[int, ...],
+        obs_dtype: DTypeLike,
+        num_envs: int = 1,
+        n_step: int = 1,
+        gamma: float = 0.99,
+        prioritized: bool = False,
+        alpha: float = 0.6,
+        priority_eps: float = 1e-6,
+    ) -> None:
+        for name, value in (("capacity", capacity), ("num_envs", num_envs), ("n_step", n_step)):
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not 0.0 <= gamma <= 1.0:
+            raise ValueError(f"gamma must lie in [0, 1], got {gamma!r}")
+        if alpha < 0:
+            raise ValueError(f"alpha must be >= 0, got {alpha!r}")
+        if priority_eps < 0:
+            raise ValueError(f"priority_eps must be >= 0, got {priority_eps!r}")
+        self.capacity = int(capacity)
+        self.obs_shape = tuple(int(d) for d in obs_shape)
+        self.obs_dtype = np.dtype(obs_dtype)
+        self.num_envs = int(num_envs)
+        self.n_step = int(n_step)
+        self.gamma = float(gamma)
+        self.prioritized = bool(prioritized)
+        self.alpha = float(alpha)
+        self.priority_eps = float(priority_eps)
+
+        self.obs = np.zeros((self.capacity, *self.obs_shape), dtype=self.obs_dtype)
+        self.next_obs = np.zeros_like(self.obs)
+        self.actions = np.zeros(self.capacity, dtype=np.int64)
+        self.rewards = np.zeros(self.capacity, dtype=np.float32)
+        self.discounts = np.zeros(self.capacity, dtype=np.float32)
+        self.pos = 0
+        self.size = 0
+
+        # Pending n-step windows: per env a ring of n slots, ``pending_len`` of them in use,
+        # the newest just before ``pending_pos``.
+        n, e = self.n_step, self.num_envs
+        self.pending_obs = np.zeros((e, n, *self.obs_shape), dtype=self.obs_dtype)
+        self.pending_actions = np.zeros((e, n), dtype=np.int64)
+        self.pending_rewards = np.zeros((e, n), dtype=np.float32)
+        self.pending_pos = np.zeros(e, dtype=np.int64)
+        self.pending_len = np.zeros(e, dtype=np.int64)
+        # returns_matrix[j, k] = gamma^(k - j) for k >= j: the return from every start j at once.
+        k = np.arange(n)
+        self._returns_matrix = np.where(
+            k[None, :] >= k[:, None], self.gamma ** (k[None, :] - k[:, None]).clip(0), 0.0
+        )
+
+        self.tree = SumTree(self.capacity) if self.prioritized else None
+        self.max_priority = 1.0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(
+        self,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        next_obs: np.ndarray,
+        terminated: np.ndarray,
+        truncated: np.ndarray,
+    ) -> None:
+        """Record one step of all ``num_envs`` environments (each array has that leading dim)."""
+        e, n = self.num_envs, self.n_step
+        obs = self._check_obs("obs", obs)
+        next_obs = self._check_obs("next_obs", next_obs)
+        actions = self._check_vector("actions", actions, np.integer, "integers")
+        rewards = self._check_vector("rewards", rewards, np.number, "numbers")
+        terminated = self._check_vector("terminated", terminated, np.bool_, "bool")
+        truncated = self._check_vector("truncated", truncated, np.bool_, "bool")
+
+        envs = np.arange(e)
+        slot = self.pending_pos
+        self.pending_obs[envs, slot] = obs
+        self.pending_actions[envs, slot] = actions
+        self.pending_rewards[envs, slot] = rewards
+        self.pending_pos = (slot + 1) % n
+        self.pending_len += 1
+
+        # Windows oldest first: order[e, k] is the slot of env e's k-th oldest pending entry.
+        length = self.pending_len
+        starts = np.arange(n)
+        order = ((self.pending_pos - length)[:, None] + starts) % n
+        valid = starts < length[:, None]
+        window_rewards = np.where(valid, self.pending_rewards[envs[:, None], order], 0.0)
+        returns = window_rewards @ self._returns_matrix.T
+
+        done = terminated | truncated
+        emit = (done[:, None] & valid) | ((~done & (length == n))[:, None] & (starts == 0))
+        env_idx, start_idx = np.nonzero(emit)
+        if env_idx.size:
+            summed = length[env_idx] - start_idx
+            discounts = np.where(terminated[env_idx], 0.0, self.gamma**summed)
+            source = order[env_idx, start_idx]
+            self._store(
+                self.pending_obs[env_idx, source],
+                self.pending_actions[env_idx, source],
+                returns[env_idx, start_idx],
+                next_obs[env_idx],
+                discounts,
+            )
+        self.pending_len = np.where(done, 0, np.minimum(length, n - 1))
+
+    def sample(self, batch_size: int, rng: np.random.Generator, beta: float = 0.4) -> Batch:
+        """Draw ``batch_size`` transitions (with replacement) using ``rng``.
+
+        ``beta`` is the importance-sampling exponent; it only matters when prioritized.
+        """
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if self.size == 0:
+            raise ValueError("cannot sample from an empty replay buffer; add transitions first")
+        if batch_size > self.size:
+            raise ValueError(
+                f"cannot sample {batch_size} transitions from a buffer holding {self.size}; "
+                "wait until it holds at least batch_size (learning_starts)"
+            )
+        if self.tree is None:
+            indices = rng.integers(0, self.size, size=batch_size)
+            weights = np.ones(batch_size, dtype=np.float32)
+        else:
+            total = self.tree.total
+            segment = total / batch_size
+            values = (np.arange(batch_size) + rng.random(batch_size)) * segment
+            values = np.minimum(values, np.nextafter(total, 0.0))
+            indices = self.tree.find(values)
+            probabilities = self.tree.get(indices) / total
+            weights = (self.size * probabilities) ** -beta
+            weights = (weights / weights.max()).astype(np.float32)
+        return Batch(
+            obs=self.obs[indices],
+            actions=self.actions[indices],
+            rewards=self.rewards[indices],
+            next_obs=self.next_obs[indices],
+            discounts=self.discounts[indices],
+            weights=weights,
+            indices=indices,
+        )
+
+    def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray) -> None:
+        """Set priorities ``(|td| + priority_eps) ** alpha`` of sampled ``indices``.
+
+        Does nothing for a uniform buffer, so an agent's update step is the same for both.
+        """
+        indices = np.asarray(indices).reshape(-1)
+        td_errors = np.asarray(td_errors, dtype=np.float64).reshape(-1)
+        if indices.shape != td_errors.shape:
+            raise ValueError(
+                f"update_priorities got {indices.size} indices but {td_errors.size} TD errors"
+            )
+        if indices.size and (indices.min() < 0 or indices.max() >= self.size):
+            raise ValueError(f"indices must lie in [0, {self.size}) (the stored transitions)")
+        if not np.all(np.isfinite(td_errors)):
+            raise ValueError("td_errors must be finite; a NaN or inf TD error means divergence")
+        if self.tree is None or indices.size == 0:
+            return
+        priorities = (np.abs(td_errors) + self.priority_eps) ** self.alpha
+        self.tree.update(indices, priorities)
+        self.max_priority = max(self.max_priority, float(priorities.max()))
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Everything needed to resume exactly, as numpy arrays (copies) for an ``.npz`` file."""
+        return {name: np.array(value) for name, value in self._arrays().items()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore a :meth:`state_dict`; raises ``ValueError`` if it is from another buffer."""
+        expected = self._arrays()
+        missing = sorted(set(expected) - set(state))
+        extra = sorted(set(state) - set(expected))
+        if missing or extra:
+            raise ValueError(
+                f"replay state does not match this buffer: missing {missing}, unexpected {extra}"
+            )
+        for name in _CONFIG:
+            if not np.array_equal(state[name], expected[name]):
+                raise ValueError(
+                    f"replay state has {name}={np.asarray(state[name]).tolist()!r}, "
+                    f"this buffer has {name}={expected[name].tolist()!r}"
+                )
+        for name, ref in expected.items():
+            value = np.asarray(state[name])
+            if value.shape != ref.shape or value.dtype != ref.dtype:
+                raise ValueError(
+                    f"replay state '{name}' is {value.dtype}{list(value.shape)}, "
+                    f"expected {ref.dtype}{list(ref.shape)}"
+                )
+        pos, size = int(state["pos"]), int(state["size"])
+        if not (0 <= size <= self.capacity and 0 <= pos < self.capacity):
+            raise ValueError(f"replay state has pos={pos}, size={size} outside the capacity")
+        if np.any(state["pending_len"] < 0) or np.any(state["pending_len"] >= self.n_step):
+            raise ValueError(f"replay state has pending_len outside [0, {self.n_step})")
+        if self.tree is not None:
+            prefix = "sum_tree."
+            self.tree.load_state_dict(
+                {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+            )
+        for name in _STATE:
+            current = getattr(self, name)
+            if isinstance(current, np.ndarray):
+                np.copyto(current, state[name])
+            else:
+                setattr(self, name, type(current)(state[name]))
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """Configuration and state by name, as arrays that are views where possible (no copy)."""
+        arrays = {name: np.asarray(getattr(self, name)) for name in (*_CONFIG, *_STATE)}
+        if self.tree is not None:
+            arrays.update({f"sum_tree.{k}": v for k, v in self.tree.state_dict().items()})
+        return arrays
+
+    def _store(
+        self,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        returns: np.ndarray,
+        next_obs: np.ndarray,
+        discounts: np.ndarray,
+    ) -> None:
+        count = len(actions)
+        if count > self.capacity:
+            # Only the newest ``capacity`` survive; writing the rest would repeat ring indices.
+            keep = slice(count - self.capacity, None)
+            obs, actions, returns = obs[keep], actions[keep], returns[keep]
+            next_obs, discounts = next_obs[keep], discounts[keep]
+            self.pos = (self.pos + count - self.capacity) % self.capacity
+            count = self.capacity
+        indices = (self.pos + np.arange(count)) % self.capacity
+        self.obs[indices] = obs
+        self.next_obs[indices] = next_obs
+        self.actions[indices] = actions
+        self.rewards[indices] = returns
+        self.discounts[indices] = discounts
+        if self.tree is not None:
+            self.tree.update(indices, np.full(count, self.max_priority))
+        self.pos = (self.pos + count) % self.capacity
+        self.size = min(self.size + count, self.capacity)
+
+    def _check_obs(self, name: str, value: np.ndarray) -> np.ndarray:
+        value = np.asarray(value)
+        expected = (self.num_envs, *self.obs_shape)
+        if value.shape != expected:
+            raise ValueError(
+                f"{name} has shape {value.shape}, expected {expected} (num_envs, *obs_shape)"
+            )
+        if not np.can_cast(value.dtype, self.obs_dtype, casting="same_kind"):
+            raise ValueError(
+                f"{name} has dtype {value.dtype}, which the buffer's {self.obs_dtype} cannot hold"
+            )
+        return value
+
+    def _check_vector(self, name: str, value: np.ndarray, kind: type, kind_name: str) -> np.ndarray:
+        value = np.asarray(value)
+        if value.shape != (self.num_envs,):
+            raise ValueError(
+                f"{name} has shape {value.shape}, expected ({self.num_envs},): one per env"
+            )
+        if not np.issubdtype(value.dtype, kind):
+            raise ValueError(f"{name} has dtype {value.dtype}, expected {kind_name}")
+        return value
