@@ -34,7 +34,7 @@ from agents.callbacks import Callback
 from agents.config import ConfigError, resolve
 from agents.episodes import EpisodeLog
 from agents.replay import ReplayBuffer
-from agents.tabular import linear
+from agents.schedules import Scheduled, linear
 from supervised import resolve_device
 from supervised.backbones import make_backbone
 from supervised.checkpoint import CheckpointError, load_state, load_tensors, save_state
@@ -129,7 +129,7 @@ def as_vector_env(env: gym.Env | gym.vector.VectorEnv) -> gym.vector.VectorEnv:
     return gym.vector.SyncVectorEnv([lambda: env])
 
 
-class DQN:
+class DQN(Scheduled):
     """DQN and its extensions; hyperparameters in :class:`DQNConfig`.
 
     Args:
@@ -201,19 +201,6 @@ class DQN:
         return QNetwork(make_backbone(backbone_name, obs_space, **kw), self.n_actions, c.dueling)
 
     # -- schedules ------------------------------------------------------------------------------
-    @property
-    def progress(self) -> float:
-        return self.num_steps / self.total_steps if self.total_steps else 0.0
-
-    @property
-    def epsilon(self) -> float:
-        c = self.config
-        return linear(c.epsilon, c.epsilon_final, self.progress, c.exploration_fraction)
-
-    @property
-    def learning_rate(self) -> float:
-        return linear(self.config.learning_rate, self.config.learning_rate_final, self.progress)
-
     @property
     def beta(self) -> float:
         return linear(self.config.per_beta, self.config.per_beta_final, self.progress)

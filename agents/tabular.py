@@ -16,22 +16,13 @@ import numpy as np
 
 from agents.callbacks import Callback
 from agents.config import ConfigError, resolve
+from agents.schedules import Scheduled
 from supervised.checkpoint import CheckpointError, load_state, save_state
 
 FORMAT_VERSION = 1
 
 
-def linear(start: float, end: float | None, progress: float, fraction: float = 1.0) -> float:
-    """``start`` moving linearly to ``end`` over the first ``fraction`` of training, then held.
-
-    ``end=None`` keeps ``start`` constant.
-    """
-    if end is None or fraction <= 0:
-        return start if end is None else end
-    return start + (end - start) * min(1.0, progress / fraction)
-
-
-class TabularAgent:
+class TabularAgent(Scheduled):
     """Base of the tabular agents: a ``(n_states, n_actions)`` table ``q`` and a seeded generator.
 
     Args:
@@ -95,23 +86,6 @@ class TabularAgent:
         row = self.q[s]
         greedy = row == row.max()
         return epsilon / self.n_actions + (1.0 - epsilon) * greedy / greedy.sum()
-
-    # -- schedules ----------------------------------------------------------------------------
-    @property
-    def progress(self) -> float:
-        return self.num_steps / self.total_steps if self.total_steps else 0.0
-
-    @property
-    def epsilon(self) -> float:
-        c = self.config
-        return linear(c.epsilon, c.epsilon_final, self.progress, c.exploration_fraction)
-
-    @property
-    def learning_rate(self) -> float | None:
-        c = self.config
-        if c.learning_rate is None:
-            return None
-        return linear(c.learning_rate, c.learning_rate_final, self.progress)
 
     # -- learning -----------------------------------------------------------------------------
     def learn(self, total_steps: int, run: Any = None, callback: Callback | None = None):
