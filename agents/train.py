@@ -259,8 +259,8 @@ class Trainer(Callback):
             raise KeyboardInterrupt
         self.stop_signal = signum
         print(
-            f"\n{signal.Signals(signum).name} received: saving a checkpoint at the end of the "
-            "current episode (send it again to abort without saving)",
+            f"\n{signal.Signals(signum).name} received: saving a checkpoint at the agent's next "
+            "safe point (tabular: the episode's end; send it again to abort without saving)",
             file=sys.stderr,
         )
 
