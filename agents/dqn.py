@@ -121,6 +121,11 @@ class QNetwork(nn.Module):
             return a
         return self.value(h) + a - a.mean(dim=1, keepdim=True)
 
+    def greedy(self, obs: torch.Tensor) -> torch.Tensor:
+        """``argmax_a Q(obs, a)``. A dueling net's value and mean advantage are the same for
+        every action, so the advantages alone decide it (fewer ops on the acting path)."""
+        return self.head(self.backbone(obs)).argmax(dim=1)
+
 
 def as_vector_env(env: gym.Env | gym.vector.VectorEnv) -> gym.vector.VectorEnv:
     """A vector env as is; a single env becomes a one-env ``SyncVectorEnv``."""
@@ -163,10 +168,14 @@ class DQN(Scheduled):
         self.target = self._network(obs_space).to(self.device)
         self.target.load_state_dict(self.q.state_dict())
         self.target.requires_grad_(False)
+        # One fused kernel per step rather than a loop over parameters: Adam's step was a third
+        # of a CartPole update on CPU (774 vs 203 us for a [256, 256] dueling net).
         if c.optimizer == "adam":
-            self.optimizer = torch.optim.Adam(self.q.parameters(), lr=c.learning_rate)
+            self.optimizer = torch.optim.Adam(self.q.parameters(), lr=c.learning_rate, fused=True)
         else:
-            self.optimizer = torch.optim.RMSprop(self.q.parameters(), lr=c.learning_rate)
+            self.optimizer = torch.optim.RMSprop(
+                self.q.parameters(), lr=c.learning_rate, foreach=True
+            )
 
         self.buffer = ReplayBuffer(
             c.buffer_size,
@@ -212,7 +221,7 @@ class DQN(Scheduled):
     @torch.inference_mode()
     def greedy(self, obs: np.ndarray) -> np.ndarray:
         """Greedy actions for a batch of observations."""
-        return self.q(self._tensor(obs)).argmax(dim=1).cpu().numpy() + self.action_start
+        return self.q.greedy(self._tensor(obs)).cpu().numpy() + self.action_start
 
     def _epsilon_greedy(self, obs: np.ndarray, epsilon: float, rng: np.random.Generator):
         n = len(obs)
@@ -317,7 +326,7 @@ class DQN(Scheduled):
                 loss = elementwise.mean()
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            nn.utils.clip_grad_norm_(self.q.parameters(), c.max_grad_norm)
+            nn.utils.clip_grad_norm_(self.q.parameters(), c.max_grad_norm, foreach=True)
             self.optimizer.step()
             self.num_updates += 1
             if c.prioritized:
@@ -334,7 +343,7 @@ class DQN(Scheduled):
         discounts = torch.as_tensor(discounts, dtype=torch.float32, device=self.device)
         next_target = self.target(next_obs)
         if self.config.double:
-            best = self.q(next_obs).argmax(dim=1, keepdim=True)
+            best = self.q.greedy(next_obs).unsqueeze(1)
             next_value = next_target.gather(1, best).squeeze(1)
         else:
             next_value = next_target.max(dim=1).values

@@ -27,6 +27,9 @@ class Table(nn.Module):
     def forward(self, obs):
         return self.rows[obs.long()]
 
+    def greedy(self, obs):
+        return self(obs).argmax(dim=1)
+
 
 # Next-state Q-values: online net prefers action 1 in state 0, target net action 0.
 ONLINE = [[1.0, 5.0], [2.0, 0.0]]
@@ -38,6 +41,17 @@ def agent_with_tables(**config):
     agent = DQN(env, seed=0, learning_starts=0, **config)
     agent.q, agent.target = Table(ONLINE), Table(TARGET)
     return agent
+
+
+@pytest.mark.parametrize("dueling", [False, True])
+def test_greedy_shortcut_is_the_argmax_of_q(dueling):
+    """``QNetwork.greedy`` skips the dueling value and mean; it must still pick argmax Q."""
+    agent = DQN(gym.make("CartPole-v1"), seed=0, dueling=dueling, net_arch=[32])
+    with torch.no_grad():
+        for p in agent.q.parameters():
+            p.normal_()
+        obs = torch.randn(500, 4)
+        torch.testing.assert_close(agent.q.greedy(obs), agent.q(obs).argmax(dim=1))
 
 
 def test_vanilla_target_is_max_of_target_net():
