@@ -66,6 +66,17 @@ class TabularModel:
     def q_values(self, v: np.ndarray, gamma: float) -> np.ndarray:
         return self.reward + gamma * self.cont @ v
 
+    def live_states(self) -> np.ndarray:
+        """Indices of the states an episode can be in before it ends: reachable from the start
+        distribution through transitions that do not terminate (so no walls, holes or goals)."""
+        live = self.start > 0
+        frontier = live
+        while frontier.any():
+            reached = self.cont[frontier].sum(axis=(0, 1)) > 0
+            frontier = reached & ~live
+            live = live | reached
+        return np.flatnonzero(live)
+
 
 def value_iteration(
     model: TabularModel, gamma: float, theta: float = 1e-10, max_sweeps: int = 100_000

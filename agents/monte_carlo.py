@@ -1,7 +1,14 @@
-"""On-policy Monte Carlo control with epsilon-soft policies (Sutton & Barto 2nd ed., section 5.4).
+"""On-policy Monte Carlo control with epsilon-soft policies (Sutton & Barto 2nd ed., section 5.4),
+optionally with exploring starts (section 5.3).
 
 After each episode the return following every (first-)visit of a state-action pair updates its
 value: a sample average by default, or a constant step size for non-stationary problems.
+
+Exploring starts matter where the start state is fixed and a good path runs past danger (the
+cliff): once epsilon is small, epsilon-soft episodes seldom try the actions that an earlier,
+more exploratory policy found costly, so their estimates stay stale and the greedy policy keeps a
+safe detour. Starting each episode from a random live state and action refreshes every pair at a
+steady rate whatever epsilon is.
 """
 
 from __future__ import annotations
@@ -11,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents.callbacks import Callback
+from agents.config import ConfigError
+from agents.model import TabularModel
 from agents.tabular import TabularAgent
 
 
@@ -32,6 +41,14 @@ class MCConfig:
     """Fraction of the step budget over which epsilon decays linearly."""
     q_init: float = 0.0
     """Initial action value of every (state, action)."""
+    bootstrap_truncated: bool = True
+    """When a time limit or the step budget cuts an episode, complete its return with the
+    discounted value of the last state under the current epsilon-greedy policy (partial-episode
+    bootstrapping, Pardo et al. 2018); False keeps the cut return, biased toward short paths."""
+    exploring_starts: bool = False
+    """Begin each training episode in a uniformly random live state with a uniformly random
+    first action (Monte Carlo ES). Needs a toy-text-style env: a model ``P`` and a settable
+    state ``unwrapped.s`` (ours, FrozenLake, CliffWalking, Taxi)."""
 
 
 class MonteCarlo(TabularAgent):
@@ -43,6 +60,19 @@ class MonteCarlo(TabularAgent):
     def __init__(self, env, seed=0, config=None, **overrides):
         super().__init__(env, seed, config, **overrides)
         self.visits = np.zeros_like(self.q)
+        self.live_states = None
+        if self.config.exploring_starts:
+            base = env.unwrapped
+            if getattr(base, "P", None) is not None and not hasattr(base, "s"):
+                env.reset(seed=seed)  # toy_text envs create their state ``s`` in reset()
+            missing = "P" if getattr(base, "P", None) is None else "s"
+            if missing == "P" or not hasattr(base, "s"):
+                raise ConfigError(
+                    f"exploring_starts needs an env with a model P and a settable state "
+                    f"unwrapped.s (sige/ gridworlds, FrozenLake, CliffWalking, Taxi); "
+                    f"{type(base).__name__} has no {missing}"
+                )
+            self.live_states = TabularModel.from_env(env).live_states()
 
     def extra_arrays(self):
         return {"visits": self.visits}
@@ -50,11 +80,19 @@ class MonteCarlo(TabularAgent):
     def play_episode(self, seed: int, callback: Callback):
         env = self.env
         s, _ = env.reset(seed=seed)
+        first_action = None
+        if self.live_states is not None:
+            s = int(self.live_states[self.rng.integers(len(self.live_states))])
+            env.unwrapped.s = s
+            first_action = int(self.rng.integers(self.n_actions))
         epsilon = self.epsilon
         states, actions, rewards = [], [], []
-        done = False
+        done = terminated = False
         while self.num_steps < self.total_steps:
-            a = self.explore(s, epsilon)
+            if first_action is None:
+                a = self.explore(s, epsilon)
+            else:
+                a, first_action = first_action, None
             s2, r, terminated, truncated, _ = env.step(a)
             self.num_steps += 1
             states.append(s)
@@ -65,8 +103,12 @@ class MonteCarlo(TabularAgent):
                 done = True
                 break
             s = s2
-        # A cut-off episode (budget or time limit) still teaches: its returns are truncated.
-        sq_err = self._update(states, actions, rewards)
+        # The time limit is not part of the task (V* has none): a cut episode's returns go on
+        # from the last state, valued by the current estimates.
+        tail = 0.0
+        if rewards and not terminated and self.config.bootstrap_truncated:
+            tail = float(self.policy_probs(s2, epsilon) @ self.q[s2])
+        sq_err = self._update(states, actions, rewards, tail)
         n = max(len(rewards), 1)
         stats = {
             "losses/td_loss": sq_err / n,
@@ -74,13 +116,13 @@ class MonteCarlo(TabularAgent):
         }
         return float(sum(rewards)), len(rewards), done, stats
 
-    def _update(self, states, actions, rewards) -> float:
+    def _update(self, states, actions, rewards, tail: float = 0.0) -> float:
         gamma, alpha = self.config.gamma, self.learning_rate
         first = {}
         if self.config.first_visit:
             for t in range(len(states) - 1, -1, -1):
                 first[(states[t], actions[t])] = t
-        g, sq_err = 0.0, 0.0
+        g, sq_err = tail, 0.0
         for t in range(len(states) - 1, -1, -1):
             g = rewards[t] + gamma * g
             s, a = states[t], actions[t]

@@ -20,7 +20,8 @@ EXTRA_ENVS = tuple(i for i in ("CliffWalking-v1", "Taxi-v4") if i in gym.registr
 TOLERANCE = 0.01  # |V* - V^pi| <= TOLERANCE * |V*| at the start state
 
 # Environment steps each (agent, env) entry of the YAML files was tuned for (checked on seeds 0-4;
-# the test runs seed 0).
+# the test runs seed 0). One entry is weaker than the rest: mc on SlipperyMaze is within 1% on
+# seeds 0, 1 and 3 only (gaps of the others in agents/hyperparams/mc.yaml).
 BUDGET: dict[tuple[str, str], int] = {
     ("q_learning", "sige/GridWorld-v0"): 20_000,
     ("q_learning", "sige/SuttonBarto5x5-v0"): 30_000,
@@ -46,37 +47,11 @@ BUDGET: dict[tuple[str, str], int] = {
     ("mc", "sige/GridWorld-v0"): 20_000,
     ("mc", "sige/SuttonBarto5x5-v0"): 60_000,
     ("mc", "sige/SmallGridWorld-v0"): 20_000,
-    ("mc", "sige/CliffWalking-v0"): 100_000,
-    ("mc", "sige/WindyGridWorld-v0"): 100_000,
-    ("mc", "sige/SlipperyMaze-v0"): 150_000,
-    ("mc", "FrozenLake-v1"): 150_000,
+    ("mc", "sige/CliffWalking-v0"): 300_000,
+    ("mc", "sige/WindyGridWorld-v0"): 300_000,
+    ("mc", "sige/SlipperyMaze-v0"): 1_000_000,
+    ("mc", "FrozenLake-v1"): 1_000_000,
 }
-
-# Pairs whose best settings found still miss the bar (the YAML entry holds them; gaps are for
-# seeds 0-4). Strict xfail: a pair that starts passing must move out of here.
-_MC_DETERMINISTIC = (
-    "on-policy MC with epsilon-greedy exploration: estimates of rarely tried actions stay stale "
-    "from the exploratory phase, and a greedy policy that loops only learns so at the 200-step "
-    "time limit; settles on a longer path"
-)
-_MC_SLIPPERY = (
-    "on-policy MC: states the greedy policy rarely reaches keep poor estimates, and the reward "
-    "is sparse; needs ~500k steps to get near 1% on some seeds"
-)
-KNOWN_MISSES: dict[tuple[str, str], str] = {
-    ("mc", "sige/CliffWalking-v0"): _MC_DETERMINISTIC + " (gap 28-55%)",
-    ("mc", "sige/WindyGridWorld-v0"): _MC_DETERMINISTIC + " (gap 12-42%)",
-    ("mc", "sige/SlipperyMaze-v0"): _MC_SLIPPERY + " (gap 4-83%)",
-    ("mc", "FrozenLake-v1"): _MC_SLIPPERY + " (gap 2-4% on most seeds)",
-}
-
-
-def _cases():
-    for name in LEARNERS:
-        for env_id in CHECKED_ENVS:
-            reason = KNOWN_MISSES.get((name, env_id))
-            marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
-            yield pytest.param(name, env_id, marks=marks, id=f"{name}-{env_id}")
 
 
 def relative_gap(agent, env) -> tuple[float, float, float]:
@@ -97,7 +72,8 @@ def test_every_agent_has_tuned_hyperparameters(name, env_id):
     agents.make(name, gym.make(env_id))  # every key and value is valid for the agent's Config
 
 
-@pytest.mark.parametrize(("name", "env_id"), list(_cases()))
+@pytest.mark.parametrize("name", LEARNERS)
+@pytest.mark.parametrize("env_id", CHECKED_ENVS)
 def test_tuned_agent_is_within_one_percent_of_optimal(name, env_id):
     env = gym.make(env_id)
     agent = agents.make(name, env, seed=0)

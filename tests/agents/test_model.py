@@ -75,3 +75,17 @@ def test_value_iteration_on_gymnasium_frozenlake_matches_bellman_optimality():
 def test_env_without_model_is_refused():
     with pytest.raises(ValueError, match="no exact model"):
         TabularModel.from_env(gym.make("CartPole-v1"))
+
+
+@pytest.mark.parametrize(
+    ("env_id", "dead"),
+    [
+        # Example 6.6: the 10 cliff cells send the agent back to start, the goal ends the episode.
+        ("sige/CliffWalking-v0", {37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47}),
+        # FrozenLake 4x4: holes at 5, 7, 11, 12 and the goal at 15 end the episode.
+        ("FrozenLake-v1", {5, 7, 11, 12, 15}),
+    ],
+)
+def test_live_states_exclude_what_ends_or_is_never_entered(env_id, dead):
+    m = TabularModel.from_env(gym.make(env_id))
+    assert set(m.live_states().tolist()) == set(range(m.n_states)) - dead

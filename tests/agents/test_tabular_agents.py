@@ -5,6 +5,7 @@ import pytest
 import agents
 import envs  # noqa: F401
 from agents.callbacks import Callback
+from agents.model import TabularModel
 from supervised.checkpoint import CheckpointError
 
 LEARNERS = ["mc", "q_learning", "sarsa", "expected_sarsa"]
@@ -91,3 +92,24 @@ def test_unknown_agent_suggests_close_names():
 def test_unknown_hyperparameter_lists_valid_keys():
     with pytest.raises(ValueError, match="valid keys: gamma, learning_rate"):
         agents.make("q_learning", gym.make("FrozenLake-v1"), alpha=0.1)
+
+
+def test_exploring_starts_try_every_live_pair():
+    """Monte Carlo ES: with a greedy behaviour policy (epsilon 0) only the random first step
+    explores, and it reaches every (live state, action) pair; without it many stay untried."""
+    env = gym.make("sige/CliffWalking-v0")
+    live = TabularModel.from_env(env).live_states()
+    common = {"epsilon": 0.0, "epsilon_final": None, "learning_rate": 0.2}
+    es = agents.make("mc", env, seed=0, exploring_starts=True, **common).learn(30_000)
+    assert (es.visits[live] > 0).all()
+    plain = agents.make("mc", gym.make("sige/CliffWalking-v0"), seed=0, **common).learn(30_000)
+    assert (plain.visits[live] == 0).mean() > 0.25
+
+
+def test_exploring_starts_need_a_settable_state():
+    class NoModel(gym.Env):
+        observation_space = gym.spaces.Discrete(3)
+        action_space = gym.spaces.Discrete(2)
+
+    with pytest.raises(ValueError, match="exploring_starts needs an env with a model P"):
+        agents.make("mc", NoModel(), exploring_starts=True)
