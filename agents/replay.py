@@ -131,7 +131,8 @@ class ReplayBuffer:
         self.pending_pos = np.zeros(e, dtype=np.int64)
         self.pending_len = np.zeros(e, dtype=np.int64)
         # returns_matrix[j, k] = gamma^(k - j) for k >= j: the return from every start j at once.
-        k = np.arange(n)
+        k = self._starts = np.arange(n)
+        self._envs = np.arange(e)
         self._returns_matrix = np.where(
             k[None, :] >= k[:, None], self.gamma ** (k[None, :] - k[:, None]).clip(0), 0.0
         )
@@ -152,7 +153,7 @@ class ReplayBuffer:
         truncated: np.ndarray,
     ) -> None:
         """Record one step of all ``num_envs`` environments (each array has that leading dim)."""
-        e, n = self.num_envs, self.n_step
+        n = self.n_step
         obs = self._check_obs("obs", obs)
         next_obs = self._check_obs("next_obs", next_obs)
         actions = self._check_vector("actions", actions, np.integer, "integers")
@@ -160,23 +161,39 @@ class ReplayBuffer:
         terminated = self._check_vector("terminated", terminated, np.bool_, "bool")
         truncated = self._check_vector("truncated", truncated, np.bool_, "bool")
 
-        envs = np.arange(e)
+        envs = self._envs
         slot = self.pending_pos
         self.pending_obs[envs, slot] = obs
         self.pending_actions[envs, slot] = actions
         self.pending_rewards[envs, slot] = rewards
         self.pending_pos = (slot + 1) % n
-        self.pending_len += 1
+        length = self.pending_len + 1
+        done = terminated | truncated
+
+        if not done.any():
+            # The usual step: each full window emits its oldest entry (the slot just written
+            # over next), nothing else. The general code below gives the same; this is faster.
+            full = np.flatnonzero(length == n)
+            if full.size:
+                order = (self.pending_pos[full, None] + self._starts) % n
+                source = order[:, 0]
+                self._store(
+                    self.pending_obs[full, source],
+                    self.pending_actions[full, source],
+                    self.pending_rewards[full[:, None], order] @ self._returns_matrix[0],
+                    next_obs[full],
+                    np.full(full.size, self.gamma**n),
+                )
+            self.pending_len = np.minimum(length, n - 1)
+            return
 
         # Windows oldest first: order[e, k] is the slot of env e's k-th oldest pending entry.
-        length = self.pending_len
-        starts = np.arange(n)
+        starts = self._starts
         order = ((self.pending_pos - length)[:, None] + starts) % n
         valid = starts < length[:, None]
         window_rewards = np.where(valid, self.pending_rewards[envs[:, None], order], 0.0)
         returns = window_rewards @ self._returns_matrix.T
 
-        done = terminated | truncated
         emit = (done[:, None] & valid) | ((~done & (length == n))[:, None] & (starts == 0))
         env_idx, start_idx = np.nonzero(emit)
         if env_idx.size:
@@ -327,8 +344,10 @@ class ReplayBuffer:
         self.size = min(self.size + count, self.capacity)
 
     def _check_obs(self, name: str, value: np.ndarray) -> np.ndarray:
-        value = np.asarray(value)
         expected = (self.num_envs, *self.obs_shape)
+        if type(value) is np.ndarray and value.dtype == self.obs_dtype and value.shape == expected:
+            return value  # the usual case, decided without the slower checks below
+        value = np.asarray(value)
         if value.shape != expected:
             raise ValueError(
                 f"{name} has shape {value.shape}, expected {expected} (num_envs, *obs_shape)"

@@ -120,8 +120,8 @@ def resolve_hyperparams(
 def make_train_env(env_id: str, num_envs: int, cls: type):
     """A vector env for agents that take one (the native batched env where the id registers
     one), else a single env."""
-    if not getattr(cls, "supports_vector_env", False):
-        return gym.make(env_id)
+    if not getattr(cls, "supports_vector_env", False) or num_envs == 1:
+        return gym.make(env_id)  # a vector agent wraps it in its lightest vector env of one
     spec = gym.spec(env_id.rpartition(":")[2])
     if spec.vector_entry_point is not None:
         # Agents reset finished sub-envs with their own seeds (agents/episodes.py): a native

@@ -168,13 +168,13 @@ def test_learns_cartpole():
     agent = agents.make("dqn", gym.make("CartPole-v1"), seed=0)
     agent.learn(agent_budget("CartPole-v1"))
     returns, _ = evaluate(agent, gym.make("CartPole-v1"), 10, seed=100)
-    # A random policy lasts ~22 steps; 30k steps of the tuned settings (lr annealed over the
-    # shorter budget) balance for 300+ on average. The 50k-step, >= 475 check is the benchmark's.
-    assert returns.mean() >= 300, returns
+    # A random policy lasts ~22 steps; the tuned settings solve CartPole (>= 475) in their 50k
+    # steps on 9 of 10 seeds (scripts/bench/dqn_vs_sb3.py), seed 0 among them.
+    assert returns.mean() >= 475, returns
 
 
 def agent_budget(env_id):
-    return {"sige/GridWorld-v0": 15_000, "CartPole-v1": 30_000}[env_id]
+    return {"sige/GridWorld-v0": 15_000, "CartPole-v1": 50_000}[env_id]
 
 
 class Boom:

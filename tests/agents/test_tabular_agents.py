@@ -94,16 +94,41 @@ def test_unknown_hyperparameter_lists_valid_keys():
         agents.make("q_learning", gym.make("FrozenLake-v1"), alpha=0.1)
 
 
-def test_exploring_starts_try_every_live_pair():
-    """Monte Carlo ES: with a greedy behaviour policy (epsilon 0) only the random first step
-    explores, and it reaches every (live state, action) pair; without it many stay untried."""
-    env = gym.make("sige/CliffWalking-v0")
-    live = TabularModel.from_env(env).live_states()
-    common = {"epsilon": 0.0, "epsilon_final": None, "learning_rate": 0.2}
-    es = agents.make("mc", env, seed=0, exploring_starts=True, **common).learn(30_000)
-    assert (es.visits[live] > 0).all()
-    plain = agents.make("mc", gym.make("sige/CliffWalking-v0"), seed=0, **common).learn(30_000)
-    assert (plain.visits[live] == 0).mean() > 0.25
+class FirstStep(gym.Wrapper):
+    """Records the state and action of each episode's first step."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.first, self.fresh = [], False
+
+    def reset(self, **kwargs):
+        self.fresh = True
+        return self.env.reset(**kwargs)
+
+    def step(self, action):
+        if self.fresh:
+            self.first.append((int(self.env.unwrapped.s), int(action)))
+            self.fresh = False
+        return self.env.step(action)
+
+
+def test_exploring_starts_draw_every_live_pair_uniformly():
+    """Monte Carlo ES: episodes begin in every live state with every action, about equally
+    often, and never in a wall, cliff or goal; without ES they all begin at the start."""
+    live = TabularModel.from_env(gym.make("sige/CliffWalking-v0")).live_states()
+    env = FirstStep(gym.make("sige/CliffWalking-v0"))
+    agents.make("mc", env, seed=0, exploring_starts=True).learn(60_000)
+    counts = np.zeros((48, 4))
+    for s, a in env.first:
+        counts[s, a] += 1
+    assert counts.sum() > 2000
+    assert set(np.flatnonzero(counts.sum(axis=1))) == set(live.tolist())
+    expected = counts.sum() / (len(live) * 4)
+    assert counts[live].min() > expected / 3 and counts[live].max() < expected * 3
+
+    plain = FirstStep(gym.make("sige/CliffWalking-v0"))
+    agents.make("mc", plain, seed=0, exploring_starts=False).learn(5_000)
+    assert {s for s, _ in plain.first} == {36}
 
 
 def test_exploring_starts_need_a_settable_state():
