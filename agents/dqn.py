@@ -73,8 +73,9 @@ class DQNConfig:
     """Exploration probability after ``exploration_fraction`` of training."""
     exploration_fraction: float = 0.1
     """Fraction of the step budget over which epsilon decays linearly."""
-    eval_epsilon: float = 0.0
-    """Exploration kept by ``act(obs, deterministic=True)``, i.e. during evaluation."""
+    eval_epsilon: float = 0.001
+    """Exploration kept by ``act(obs, deterministic=True)``, i.e. during evaluation: a small
+    epsilon as in Dopamine's evaluations (the Nature paper used 0.05); 0 is fully greedy."""
     loss: Literal["huber", "mse"] = "huber"
     """TD loss: Huber (smooth L1, as in the Nature paper) or squared error."""
     max_grad_norm: float = 10.0
@@ -173,9 +174,11 @@ class DQN(Scheduled):
         self.target.load_state_dict(self.q.state_dict())
         self.target.requires_grad_(False)
         # Walking the module tree for .parameters() costs ~100 us; the lists never change
-        # (load_state_dict copies into these tensors).
+        # (load_state_dict copies into these tensors). Each network's parameters live in one
+        # buffer, so a Polyak update is a single lerp over it.
         self._q_params = list(self.q.parameters())
-        self._target_params = list(self.target.parameters())
+        self._q_flat = _share_one_buffer(self._q_params)
+        self._target_flat = _share_one_buffer(list(self.target.parameters()))
         # One fused kernel per step rather than a loop over parameters: Adam's step was a third
         # of a CartPole update on CPU (774 vs 203 us for a [256, 256] dueling net).
         if c.optimizer == "adam":
@@ -363,8 +366,7 @@ class DQN(Scheduled):
         if tau >= 1.0:
             self.target.load_state_dict(self.q.state_dict())
             return
-        # One fused call over all tensors: with tau < 1 this runs every few env steps.
-        torch._foreach_lerp_(self._target_params, self._q_params, tau)
+        self._target_flat.lerp_(self._q_flat, tau)
 
     # -- persistence ----------------------------------------------------------------------------
     def save(self, path: Any) -> None:
@@ -438,6 +440,16 @@ class DQN(Scheduled):
             agent.episode_returns[:] = arrays["episode_returns"]
             agent.episode_lengths[:] = arrays["episode_lengths_now"]
         return agent
+
+
+def _share_one_buffer(params: list[torch.Tensor]) -> torch.Tensor:
+    """Move ``params`` into one contiguous buffer (each becomes a view of it); return it."""
+    flat = torch.cat([p.detach().reshape(-1) for p in params])
+    offset = 0
+    for p in params:
+        p.data = flat[offset : offset + p.numel()].view_as(p)
+        offset += p.numel()
+    return flat
 
 
 def _expand(mask: np.ndarray, ndim: int) -> np.ndarray:

@@ -56,7 +56,8 @@ class SB3Policy:
 
 
 def train_ours(seed: int, steps: int):
-    agent = agents.make("dqn", gym.make(ENV_ID), seed=seed)
+    # eval_epsilon 0: the final evaluation is deterministic for both (SB3 predicts greedily).
+    agent = agents.make("dqn", gym.make(ENV_ID), seed=seed, eval_epsilon=0.0)
     start = time.perf_counter()
     agent.learn(steps)
     return agent, steps / (time.perf_counter() - start)

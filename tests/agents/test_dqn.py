@@ -207,3 +207,17 @@ def test_corrupted_or_mismatched_checkpoint_is_refused(tmp_path):
 def test_needs_discrete_actions():
     with pytest.raises(ValueError, match="Discrete action space"):
         DQN(gym.make("Pendulum-v1"))
+
+
+def test_evaluation_epsilon_explores_from_its_own_generator():
+    """``act(deterministic=True)`` keeps ``eval_epsilon`` of exploration (all of it at 1.0: a
+    uniform policy), drawn from a generator of its own, so evaluating leaves training alone."""
+    env = gym.make("CartPole-v1")
+    greedy = DQN(env, seed=0, eval_epsilon=0.0)
+    obs = np.zeros((2000, 4), dtype=np.float32)
+    assert len(set(greedy.act(obs, deterministic=True).tolist())) == 1  # same obs, same action
+    uniform = DQN(env, seed=0, eval_epsilon=1.0)
+    state = uniform.rng.bit_generator.state
+    share = uniform.act(obs, deterministic=True).mean()
+    assert abs(share - 0.5) < 0.05  # 2000 fair coin flips: 4.5 standard deviations
+    assert uniform.rng.bit_generator.state == state
