@@ -1,6 +1,8 @@
-"""Device choice: ``auto`` means CUDA when present, else CPU."""
+"""Device choice (``auto`` means CUDA when present, else CPU) and CPU float settings."""
 
 from __future__ import annotations
+
+import contextlib
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -16,3 +18,24 @@ def resolve_device(device: str = "auto") -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} asked for, but torch sees no CUDA device")
     return device
+
+
+@contextlib.contextmanager
+def flush_denormals():
+    """Inside: this thread's CPU float ops treat subnormal numbers as zero (FTZ/DAZ).
+
+    Adam's first moment for a parameter whose gradient stays zero (a dead ReLU's weights) decays
+    by beta1 per step into the subnormal range and sticks at the smallest subnormal, where
+    rounding makes ``0.9 * x == x``. After 20k CartPole DQN steps a third of one layer's moments
+    were stuck there, and arithmetic on subnormals is slow on x86: Adam's step took 380 us
+    against 150 us with them flushed. Values that small change no weight. Works as a decorator;
+    PyTorch has no getter for the flag, so on exit it is set back to off, its default.
+    """
+    import torch
+
+    supported = torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if supported:
+            torch.set_flush_denormal(False)

@@ -54,6 +54,20 @@ def test_greedy_shortcut_is_the_argmax_of_q(dueling):
         torch.testing.assert_close(agent.q.greedy(obs), agent.q(obs).argmax(dim=1))
 
 
+def test_acting_in_numpy_follows_the_trained_network():
+    """On CPU, acting runs a numpy copy of the forward on views of the online parameters; it
+    must pick argmax Q of the torch network, before and after training changes the weights."""
+    agent = DQN(gym.make("CartPole-v1"), seed=0, dueling=True, net_arch=[32], learning_starts=64)
+    assert agent._numpy_scores is not None
+    obs = np.random.default_rng(0).normal(size=(500, 4)).astype(np.float32)
+    for steps in (0, 400):
+        agent.learn(steps)
+        with torch.no_grad():
+            expected = agent.q(torch.as_tensor(obs)).argmax(dim=1).numpy()
+        np.testing.assert_array_equal(agent.act(obs), expected)
+    assert agent.num_updates > 0
+
+
 def test_vanilla_target_is_max_of_target_net():
     agent = agent_with_tables(gamma=0.9)
     next_obs = torch.tensor([0, 1])
@@ -127,24 +141,51 @@ def small_config():
     )
 
 
-def test_resume_gives_the_same_parameters_as_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize(
+    "target",
+    [{}, {"tau": 0.1, "target_update_interval": 1, "train_freq": 4}],
+    ids=["hard", "polyak-owed"],
+)
+def test_resume_gives_the_same_parameters_as_an_uninterrupted_run(tmp_path, target):
     """Two envs at once, stopped mid-episode: replay, optimizer, generators and each sub-env's
-    state come back exactly."""
+    state come back exactly. With Polyak every step and training every 4th, the stop falls
+    where four target updates are owed (applied at the next round): they must survive too."""
 
     def vec():
         return gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync")
 
-    straight = DQN(vec(), seed=5, **small_config()).learn(1500)
-    first = DQN(vec(), seed=5, **small_config())
+    config = {**small_config(), **target}
+    straight = DQN(vec(), seed=5, **config).learn(1500)
+    first = DQN(vec(), seed=5, **config)
     first.learn(1500, callback=StopAt(734))
     assert first.num_steps == 734
+    assert first._target_lag == (4 if target else 0)  # due at vector steps 364-367
     first.save(tmp_path / "ck")
     resumed = agents.load(tmp_path / "ck", env=vec())
     resumed.learn(1500)
     assert resumed.num_steps == straight.num_steps == 1500
-    for a, b in zip(resumed.q.parameters(), straight.q.parameters(), strict=True):
-        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    for net in ("q", "target"):
+        for a, b in zip(
+            getattr(resumed, net).parameters(), getattr(straight, net).parameters(), strict=True
+        ):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
     np.testing.assert_array_equal(resumed.obs, straight.obs)
+
+
+@pytest.mark.parametrize(("tau", "owed", "expected"), [(0.5, 4, 1 - 0.5**4), (1.0, 3, 1.0)])
+def test_owed_target_updates_are_applied_as_one(tau, owed, expected):
+    """Target 0, online 1: k Polyak steps of tau leave the target at 1 - (1 - tau)^k (hand:
+    0.5, 0.75, 0.875, 0.9375); any number of hard copies leave it at 1."""
+    agent = DQN(gym.make("CartPole-v1"), seed=0, net_arch=[8], tau=tau)
+    with torch.no_grad():
+        agent._q_flat.fill_(1.0)
+        agent._target_flat.zero_()
+    agent._target_lag = owed
+    agent._catch_up_target()
+    assert agent._target_lag == 0
+    torch.testing.assert_close(agent._target_flat, torch.full_like(agent._target_flat, expected))
+    for p in agent.target.parameters():  # the flat buffer is what the network reads
+        assert torch.all(p == expected)
 
 
 def test_same_seed_same_parameters():

@@ -1,0 +1,31 @@
+import pytest
+import torch
+
+from supervised import flush_denormals
+
+SUBNORMAL = 1e-39  # below float32's smallest normal, 1.18e-38
+
+
+def test_flush_denormals_treats_subnormals_as_zero_inside_only():
+    x = torch.tensor([SUBNORMAL], dtype=torch.float32)
+    assert (x * 1.0).item() != 0.0
+    with flush_denormals():
+        if not torch.set_flush_denormal(True):
+            pytest.skip("this CPU cannot flush subnormals")
+        assert (x * 1.0).item() == 0.0
+    assert (x * 1.0).item() != 0.0
+
+
+def test_flush_denormals_is_switched_off_after_an_error_and_as_a_decorator():
+    x = torch.tensor([SUBNORMAL], dtype=torch.float32)
+    seen = []
+
+    @flush_denormals()
+    def fails():
+        seen.append((x * 1.0).item())
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fails()
+    assert seen == [0.0]
+    assert (x * 1.0).item() != 0.0
