@@ -346,7 +346,8 @@ class DQN(Scheduled):
                 loss = (weights * elementwise).mean()
             else:
                 loss = elementwise.mean()
-            self.optimizer.zero_grad(set_to_none=True)
+            for p in self._q_params:  # optimizer.zero_grad(set_to_none=True) took 92 us
+                p.grad = None
             loss.backward()
             nn.utils.clip_grad_norm_(self._q_params, c.max_grad_norm, foreach=True)
             self.optimizer.step()
