@@ -63,10 +63,11 @@ class MonteCarlo(TabularAgent):
         self.live_states = None
         if self.config.exploring_starts:
             base = env.unwrapped
-            if getattr(base, "P", None) is not None and not hasattr(base, "s"):
+            has_model = getattr(base, "P", None) is not None
+            if has_model and not hasattr(base, "s"):
                 env.reset(seed=seed)  # toy_text envs create their state ``s`` in reset()
-            missing = "P" if getattr(base, "P", None) is None else "s"
-            if missing == "P" or not hasattr(base, "s"):
+            if not has_model or not hasattr(base, "s"):
+                missing = "s" if has_model else "P"
                 raise ConfigError(
                     f"exploring_starts needs an env with a model P and a settable state "
                     f"unwrapped.s (sige/ gridworlds, FrozenLake, CliffWalking, Taxi); "

@@ -309,7 +309,7 @@ class SB3Agent:
     def learn(self, total_steps: int, run: Any = None, callback: Callback | None = None):
         """Train until ``num_steps`` reaches ``total_steps`` (a loaded agent continues from its
         count) or ``callback.at_safe_point`` returns False. Returns ``self``. Subnormals are
-        flushed, as in our DQN: SB3's DQN on CartPole ran 1.5x faster with it (BENCHMARKS.md)."""
+        flushed, as in our DQN: SB3's DQN on CartPole ran roughly 1.35x faster (BENCHMARKS.md)."""
         self.total_steps = int(total_steps)
         if self.num_steps >= self.total_steps:
             return self

@@ -25,10 +25,12 @@ Forward = Callable[[np.ndarray], np.ndarray]
 def numpy_forward(*modules: nn.Module) -> Forward | None:
     """The composition ``modules[-1](...modules[0](x))`` as a numpy function of a numpy batch, or
     ``None`` when a module has no numpy version here or a parameter is not on the CPU."""
+    params = [p for m in modules for p in m.parameters()]
+    if any(p.device.type != "cpu" or p.dtype != torch.float32 for p in params):
+        return None
     steps: list[Forward] = []
-    for module in modules:
-        if not _flatten(module, steps):
-            return None
+    if not all(_flatten(module, steps) for module in modules):
+        return None
 
     def forward(x: np.ndarray) -> np.ndarray:
         for step in steps:
@@ -45,8 +47,6 @@ def _view(t: torch.Tensor) -> np.ndarray:
 
 def _flatten(module: nn.Module, steps: list[Forward]) -> bool:
     """Append ``module``'s numpy steps to ``steps``; False if any part is unsupported."""
-    if any(p.device.type != "cpu" or p.dtype != torch.float32 for p in module.parameters()):
-        return False
     if isinstance(module, nn.Sequential):
         return all(_flatten(child, steps) for child in module)
     if isinstance(module, MLP):
