@@ -1,7 +1,7 @@
 """RL agents behind one front door: ``agents.make(name, env)``, ``agent.learn``, ``agent.act``,
-``agent.save`` and ``agents.load``."""
+``agent.save`` and ``agents.load`` (the interface: :class:`Agent`; the rooms: ARCHITECTURE.md)."""
 
-from agents.callbacks import Callback
-from agents.registry import AGENTS, agent_class, load, make, names
+from sige_rl.agents.common.interface import Agent, Callback
+from sige_rl.agents.common.registry import AGENTS, agent_class, load, make, names
 
-__all__ = ["AGENTS", "Callback", "agent_class", "load", "make", "names"]
+__all__ = ["AGENTS", "Agent", "Callback", "agent_class", "load", "make", "names"]

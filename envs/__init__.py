@@ -1,6 +1,6 @@
 """sige-rl environments. Importing this package registers them with Gymnasium.
 
-From another project: ``gym.make("envs:sige/GridWorld-v0")`` imports this package first.
+From another project: ``gym.make("sige_rl.envs:sige/GridWorld-v0")`` imports this package first.
 Batched versions: ``gym.make_vec(id, num_envs=N, vectorization_mode="vector_entry_point")``.
 """
 
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-from envs.gridworld import GridWorld
-from envs.gridworld_vector import GridWorldVectorEnv
+from sige_rl.envs.gridworld import GridWorld
+from sige_rl.envs.gridworld_vector import GridWorldVectorEnv
 
 __all__ = ["ENV_IDS", "GridWorld", "GridWorldVectorEnv"]
 
-_GRIDWORLD = "envs.gridworld:GridWorld"
-_GRIDWORLD_VECTOR = "envs.gridworld_vector:GridWorldVectorEnv"
+_GRIDWORLD = "sige_rl.envs.gridworld:GridWorld"
+_GRIDWORLD_VECTOR = "sige_rl.envs.gridworld_vector:GridWorldVectorEnv"
 
 # id -> (kwargs, max_episode_steps). The comments give V* of the start state where it is known.
 _GRIDWORLD_SPECS: dict[str, tuple[dict, int]] = {

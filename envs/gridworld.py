@@ -60,14 +60,14 @@ def preset_maps() -> list[str]:
     """Names of the maps shipped in ``envs/maps/*.txt``."""
     return sorted(
         f.name[: -len(".txt")]
-        for f in resources.files("envs.maps").iterdir()
+        for f in resources.files("sige_rl.envs.maps").iterdir()
         if f.name.endswith(".txt")
     )
 
 
 def load_map(name: str) -> list[str]:
     """Rows of the preset map ``name`` (blank lines ignored)."""
-    path = resources.files("envs.maps").joinpath(f"{name}.txt")
+    path = resources.files("sige_rl.envs.maps").joinpath(f"{name}.txt")
     if not path.is_file():
         raise ValueError(f"unknown map {name!r}; presets are {preset_maps()}")
     return [line.rstrip("\r\n") for line in path.read_text().splitlines() if line.strip()]

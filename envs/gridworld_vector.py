@@ -10,11 +10,11 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 from gymnasium.vector.utils import batch_space
 
-from envs.gridworld import UNIFORM_BLOCK, GridWorld
+from sige_rl.envs.gridworld import UNIFORM_BLOCK, GridWorld
 
 
 class GridWorldVectorEnv(gym.vector.VectorEnv):
-    """``num_envs`` copies of :class:`envs.gridworld.GridWorld` stepped in numpy.
+    """``num_envs`` copies of :class:`sige_rl.envs.gridworld.GridWorld` stepped in numpy.
 
     ``GridWorldVectorEnv(num_envs, max_episode_steps=None, **gridworld_kwargs)``; normally built by
     ``gym.make_vec(id, num_envs=N, vectorization_mode="vector_entry_point")``, which passes the

@@ -1,12 +1,19 @@
 """PyTorch building blocks shared by every agent, and the run tracker. Knows nothing of RL."""
 
-from supervised.checkpoint import CheckpointError, atomic_dir, load_state, load_tensors, save_state
-from supervised.device import flush_denormals, resolve_device
-from supervised.seeding import seed_everything
-from supervised.tracking import Run, run_name
+from sige_rl.supervised.checkpoint import (
+    CheckpointError,
+    atomic_dir,
+    load_state,
+    load_tensors,
+    save_state,
+)
+from sige_rl.supervised.device import flush_denormals, resolve_device
+from sige_rl.supervised.seeding import GlobalRNGStreams, seed_everything
+from sige_rl.supervised.tracking import Run, run_name
 
 __all__ = [
     "CheckpointError",
+    "GlobalRNGStreams",
     "Run",
     "atomic_dir",
     "flush_denormals",

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from supervised.backbones import MLP, FlatFloat, OneHot
+from sige_rl.supervised.backbones import MLP, FlatFloat, OneHot
 
 Forward = Callable[[np.ndarray], np.ndarray]
 

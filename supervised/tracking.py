@@ -2,7 +2,7 @@
 checkpoints, the final artefact and a summary.
 
 Agents and the supervised fit loop both log through a :class:`Run`; nothing here knows what is
-being trained. Layout (DESIGN.md section 4)::
+being trained. Layout (ARCHITECTURE.md, "The run folder")::
 
     <root>/config.yaml   events.out.tfevents.*   <table>.csv   checkpoints/step_<N>/
     final/   summary.json
@@ -86,6 +86,14 @@ class Run:
 
     def read_yaml(self, name: str) -> dict[str, Any]:
         return yaml.safe_load((self.root / name).read_text())
+
+    def read_json(self, name: str) -> dict[str, Any] | None:
+        """``name`` read as JSON, or None if it is missing or unreadable."""
+        try:
+            data = json.loads((self.root / name).read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def write_json(self, name: str, data: Mapping[str, Any]) -> Path:
         path = self.root / name

@@ -3,9 +3,8 @@
 import re
 from pathlib import Path
 
-import agents
-import envs
-from agents.train import build_parser
+from sige_rl import agents, envs
+from sige_rl.agents.training.cli import build_parser
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

@@ -17,8 +17,8 @@ import time
 import gymnasium as gym
 import torch
 
-import agents
-from agents.evaluation import evaluate
+from sige_rl import agents
+from sige_rl.agents.training.evaluation import evaluate
 
 # env id -> (training steps the YAML entry is meant for, solved threshold)
 ENVS = {"Acrobot-v1": (100_000, -100.0), "MountainCar-v0": (120_000, -110.0)}
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             agent.learn(steps)
             sps = steps / (time.perf_counter() - start)
-            returns, _ = evaluate(agent, gym.make(env_id), args.eval_episodes, EVAL_SEED)
+            returns, *_ = evaluate(agent, gym.make(env_id), args.eval_episodes, EVAL_SEED)
             mark = "solved" if returns.mean() >= solved else f"below {solved:g}"
             print(
                 f"{env_id:16} {seed:4d} {steps:8d} {returns.mean():8.1f} {returns.min():7.0f} "

@@ -21,7 +21,7 @@ import time
 import gymnasium as gym
 import numpy as np
 
-import envs  # noqa: F401  (registers sige/ ids)
+from sige_rl import envs  # noqa: F401  (registers sige/ ids)
 
 TARGETS = {"single": 1.5, "batched": 50.0}
 

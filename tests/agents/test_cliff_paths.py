@@ -7,8 +7,8 @@ from __future__ import annotations
 import gymnasium as gym
 import pytest
 
-import agents
-import envs  # noqa: F401  (registers the sige/ presets)
+import sige_rl.envs  # noqa: F401  (registers the sige/ ids)
+from sige_rl import agents
 
 ENV_ID = "sige/CliffWalking-v0"
 NROW, NCOL = 4, 12

@@ -1,18 +1,25 @@
+"""Hyperparameter resolution: the order of the layers, strict checking of keys and types, and
+every tuned YAML entry valid for its agent."""
+
 from dataclasses import dataclass
+from importlib import resources
 from typing import Literal
 
+import gymnasium as gym
 import pytest
+import yaml
 
-import agents
-from agents.config import (
+from sige_rl import agents
+from sige_rl.agents.common import registry
+from sige_rl.agents.common.config import (
+    JOB_KEYS,
     ConfigError,
     coerce,
     parse_sets,
     read_config_file,
     resolve,
-    tuned_hyperparams,
+    tuned_job_options,
 )
-from agents.td import TDConfig
 
 
 @dataclass
@@ -87,28 +94,45 @@ def test_config_file_errors(tmp_path):
         read_config_file(tmp_path / "list.yaml")
 
 
-def test_every_tuned_yaml_entry_is_a_valid_config():
-    """Each hyperparams/<agent>.yaml only names keys and values its agent accepts."""
-    from importlib import resources
-
-    import yaml
-
+def yaml_entries():
     for name in agents.names():
-        res = resources.files("agents.hyperparams").joinpath(f"{name}.yaml")
-        if not res.is_file():
-            continue
-        for env_id, values in yaml.safe_load(res.read_text()).items():
-            resolve(agents.agent_class(name).Config, (f"{name}.yaml[{env_id}]", values))
+        res = resources.files("sige_rl.agents.hyperparams").joinpath(f"{name}.yaml")
+        if res.is_file():
+            for env_id, values in yaml.safe_load(res.read_text()).items():
+                yield pytest.param(name, env_id, values, id=f"{name}:{env_id}")
 
 
-def test_tuned_values_reach_the_agent():
-    import gymnasium as gym
+@pytest.mark.parametrize(("name", "env_id", "values"), list(yaml_entries()))
+def test_every_tuned_yaml_entry_is_valid_for_its_agent(name, env_id, values):
+    """Each key of each entry is a hyperparameter of the agent (of the right type) or one of the
+    job's RL Zoo keys, and the env id is registered."""
+    import sige_rl.envs  # noqa: F401
 
-    env = gym.make("FrozenLake-v1")
-    tuned = tuned_hyperparams("q_learning", "FrozenLake-v1")
-    assert tuned, "q_learning.yaml has an entry for FrozenLake-v1"
-    agent = agents.make("q_learning", env, seed=0)
-    for key, value in tuned.items():
-        assert getattr(agent.config, key) == pytest.approx(value)
-    assert agents.make("q_learning", env, seed=0, gamma=0.5).config.gamma == 0.5
-    assert TDConfig().gamma == 0.99
+    assert env_id in gym.registry, f"{name}.yaml names an unknown env {env_id}"
+    hyper = {k: v for k, v in values.items() if k not in JOB_KEYS}
+    resolve(agents.agent_class(name).Config, (f"{name}.yaml[{env_id}]", hyper))
+    for key in set(values) & set(JOB_KEYS):
+        assert isinstance(values[key], int) and values[key] >= 1, (key, values[key])
+
+
+def test_make_layers_the_tuned_entry_under_keywords(monkeypatch):
+    """``agents.make``: class defaults < the tuned entry for the env's id < keyword overrides;
+    an entry for another env does not apply. (A hand-written entry stands in for the YAML.)"""
+    entries = {("q_learning", "FrozenLake-v1"): {"learning_rate": 0.123, "epsilon_final": 0.3}}
+    monkeypatch.setattr(registry, "tuned_hyperparams", lambda a, e: entries.get((a, e), {}))
+    lake = gym.make("FrozenLake-v1")
+    tuned = agents.make("q_learning", lake)
+    assert (tuned.config.learning_rate, tuned.config.epsilon_final) == (0.123, 0.3)
+    assert tuned.config.gamma == 0.99  # TDConfig's documented default, not in the entry
+    both = agents.make("q_learning", lake, learning_rate=0.7)
+    assert (both.config.learning_rate, both.config.epsilon_final) == (0.7, 0.3)
+    other = agents.make("q_learning", gym.make("CliffWalking-v1"))
+    assert other.config.learning_rate == 0.5  # TDConfig's default
+
+
+def test_job_keys_are_not_hyperparameters():
+    """RL Zoo's n_timesteps and n_envs in an entry reach the job, never the agent's Config."""
+    assert tuned_job_options("sb3-ppo", "CartPole-v1") == {"n_envs": 8, "n_timesteps": 100_000}
+    with pytest.warns(UserWarning, match="tuned for 8 envs"):
+        agent = agents.make("sb3-ppo", gym.make("CartPole-v1"))
+    assert not hasattr(agent.config, "n_envs")

@@ -4,8 +4,13 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import envs  # noqa: F401
-from agents.model import TabularModel, policy_evaluation, start_value, value_iteration
+from sige_rl import envs  # noqa: F401
+from sige_rl.agents.tabular.model import (
+    TabularModel,
+    policy_evaluation,
+    start_value,
+    value_iteration,
+)
 
 # Figure 3.2 (right): the equiprobable random policy on the Example 3.5 grid, gamma 0.9.
 EX35_RANDOM = [

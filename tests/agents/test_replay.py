@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.replay import ReplayBuffer
+from sige_rl.agents.common.replay import ReplayBuffer
 
 
 def step(buffer, obs, action, reward, next_obs, terminated=False, truncated=False):

@@ -12,14 +12,14 @@ import yaml
 from stable_baselines3.common.env_checker import check_env
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-import agents
-import envs  # noqa: F401
-from agents.callbacks import Callback
-from agents.config import ConfigError, resolve
-from agents.evaluation import evaluate
-from agents.sb3 import SB3A2C, SB3DQN, SB3PPO, InexactResumeWarning
-from supervised import Run
-from supervised.checkpoint import CheckpointError
+import sige_rl.envs  # noqa: F401  (registers the sige/ ids)
+from sige_rl import agents
+from sige_rl.agents.common.config import ConfigError, resolve
+from sige_rl.agents.common.interface import Callback
+from sige_rl.agents.sb3.agent import SB3A2C, SB3DQN, SB3PPO, InexactResumeWarning
+from sige_rl.agents.training.evaluation import evaluate
+from sige_rl.supervised import Run
+from sige_rl.supervised.checkpoint import CheckpointError
 
 AGENTS = {cls.name: cls for cls in (SB3PPO, SB3A2C, SB3DQN)}
 # Tiny budgets: a rollout or a training round every few steps.
@@ -51,14 +51,14 @@ def test_ppo_solves_our_gridworld_with_its_tuned_values():
     assert agent.config.net_arch == [64]
     agent.learn(3000)
     assert agent.num_steps >= 3000
-    returns, _ = evaluate(agent, gridworld(), episodes=1, seed=0)
+    returns, *_ = evaluate(agent, gridworld(), episodes=1, seed=0)
     assert returns[0] == -12  # the shortest path: V*(start)
 
 
 @pytest.mark.parametrize("name", list(AGENTS))
 def test_each_agent_trains_on_a_vector_env_and_logs_our_keys(tmp_path, name):
     env = gym.make_vec(
-        "envs:sige/SmallGridWorld-v0", num_envs=2, vectorization_mode="vector_entry_point"
+        "sige_rl.envs:sige/SmallGridWorld-v0", num_envs=2, vectorization_mode="vector_entry_point"
     )
     agent = agents.make(name, env, seed=0, **FAST[name])
     assert agent.num_envs == 2
@@ -80,14 +80,26 @@ def test_each_agent_trains_on_a_vector_env_and_logs_our_keys(tmp_path, name):
     assert isinstance(agent.act(5), int)
 
 
-def test_sb3_trains_on_our_env_through_its_own_api():
+def test_sb3_learns_our_env_through_its_own_api():
+    """Our env under Stable-Baselines3's own API, no wrapper of ours: its checker passes, and PPO
+    with the tuned GridWorld values walks the shortest path (V* = -12)."""
     check_env(gridworld().unwrapped)
+    tuned = yaml.safe_load(
+        resources.files("sige_rl.agents.hyperparams").joinpath("sb3-ppo.yaml").read_text()
+    )["sige/GridWorld-v0"]
+    kwargs = {k: v for k, v in tuned.items() if k != "net_arch"}
     model = stable_baselines3.PPO(
-        "MlpPolicy", gym.make("sige/CliffWalking-v0"), n_steps=64, batch_size=64, n_epochs=1
+        "MlpPolicy", gridworld(), seed=0, policy_kwargs={"net_arch": tuned["net_arch"]}, **kwargs
     )
-    model.learn(128)
-    action, _ = model.predict(36, deterministic=True)  # the start cell of the 4x12 cliff
-    assert gym.make("sige/CliffWalking-v0").action_space.contains(int(action))
+    model.learn(3000)
+    env = gridworld()
+    obs, _ = env.reset(seed=0)
+    total, done = 0.0, False
+    while not done:
+        action, _ = model.predict(obs, deterministic=True)
+        obs, r, terminated, truncated, _ = env.step(int(action))
+        total, done = total + r, terminated or truncated
+    assert total == -12
 
 
 @pytest.mark.parametrize("name", list(AGENTS))
@@ -112,7 +124,10 @@ def test_save_load_round_trip(tmp_path, name):
         torch.testing.assert_close(loaded.model.policy.state_dict()[key], value)
     before = agent.model.policy.optimizer.state_dict()["state"]
     after = loaded.model.policy.optimizer.state_dict()["state"]
-    assert before.keys() == after.keys()
+    assert before.keys() == after.keys() and before
+    for key, state in before.items():  # Adam's / RMSProp's moments and step counts
+        for name, value in state.items():
+            torch.testing.assert_close(after[key][name], value, rtol=0, atol=0)
     loaded.learn(loaded.num_steps + 50)  # training goes on from the restored count
     assert loaded.num_steps >= agent.num_steps + 50
 
@@ -164,14 +179,9 @@ def test_unknown_hyperparameter_lists_the_valid_keys():
         resolve(SB3DQN.Config, ("--set", {"epsilon_final": 0.1}))
 
 
-def test_tuned_yaml_entries_are_valid_and_reach_sb3():
-    for name, cls in AGENTS.items():
-        table = yaml.safe_load(
-            resources.files("agents.hyperparams").joinpath(f"{name}.yaml").read_text()
-        )
-        assert "CartPole-v1" in table
-        for env_id, values in table.items():
-            resolve(cls.Config, (f"{name}.yaml[{env_id}]", values))
+def test_tuned_cartpole_entries_reach_sb3_as_rl_zoo_publishes_them():
+    """RL Zoo's CartPole-v1 values (rl-baselines3-zoo hyperparams/{ppo,dqn}.yml) arrive in the
+    SB3 models, linear schedules included."""
     cartpoles = gym.make_vec("CartPole-v1", num_envs=8)  # RL Zoo's n_envs
     ppo = agents.make("sb3-ppo", cartpoles).model
     assert (ppo.n_envs, ppo.n_steps, ppo.batch_size, ppo.gamma) == (8, 32, 256, 0.98)
@@ -180,3 +190,38 @@ def test_tuned_yaml_entries_are_valid_and_reach_sb3():
     dqn = agents.make("sb3-dqn", gym.make("CartPole-v1")).model
     assert dqn.q_net.q_net[0].out_features == 256
     assert (dqn.train_freq.frequency, dqn.gradient_steps) == (256, 128)
+
+
+def test_building_and_training_leave_the_global_generators_alone():
+    """SB3 seeds and draws from Python's, NumPy's and torch's global generators; the agent swaps
+    its own streams in around SB3's calls, so the caller's are neither reseeded nor advanced,
+    and the same seed still gives the same run."""
+    import random
+
+    random.seed(1)
+    np.random.seed(2)  # noqa: NPY002
+    torch.manual_seed(3)
+    before = (random.getstate(), np.random.get_state(legacy=False), torch.get_rng_state())  # noqa: NPY002
+    agent = agents.make("sb3-ppo", gridworld(), seed=0, **FAST["sb3-ppo"]).learn(100)
+    agent.act(np.eye(49, dtype=np.float32), deterministic=False)
+    after = (random.getstate(), np.random.get_state(legacy=False), torch.get_rng_state())  # noqa: NPY002
+    assert after[0] == before[0]
+    np.testing.assert_array_equal(after[1]["state"]["key"], before[1]["state"]["key"])
+    assert after[1]["state"]["pos"] == before[1]["state"]["pos"]
+    assert torch.equal(after[2], before[2])
+
+
+def test_schedules_keep_the_first_horizon_unless_stretched():
+    """SB3's exploration schedule follows ``schedule_steps``: training on past the first budget
+    holds the final epsilon; a stretched horizon continues the decay."""
+
+    def dqn():
+        return agents.make("sb3-dqn", gridworld(), seed=0, **{**FAST["sb3-dqn"],
+                           "exploration_fraction": 1.0, "exploration_final_eps": 0.0})  # fmt: skip
+
+    kept = dqn().learn(400).learn(600)
+    assert kept.model.exploration_rate == pytest.approx(0.0)
+    stretched = dqn().learn(400)
+    stretched.schedule_steps = 800
+    stretched.learn(600)
+    assert stretched.model.exploration_rate == pytest.approx(1 - 600 / 800, abs=0.01)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.sum_tree import SumTree
+from sige_rl.agents.common.sum_tree import SumTree
 
 priority = st.floats(min_value=0.0, max_value=1e3, allow_nan=False, allow_infinity=False)
 

@@ -2,11 +2,11 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import agents
-import envs  # noqa: F401
-from agents.callbacks import Callback
-from agents.model import TabularModel
-from supervised.checkpoint import CheckpointError
+import sige_rl.envs  # noqa: F401  (registers the sige/ ids)
+from sige_rl import agents
+from sige_rl.agents.common.interface import Callback
+from sige_rl.agents.tabular.model import TabularModel
+from sige_rl.supervised.checkpoint import CheckpointError
 
 LEARNERS = ["mc", "q_learning", "sarsa", "expected_sarsa"]
 
@@ -138,3 +138,109 @@ def test_exploring_starts_need_a_settable_state():
 
     with pytest.raises(ValueError, match="exploring_starts needs an env with a model P"):
         agents.make("mc", NoModel(), exploring_starts=True)
+
+
+# -- the update rules, by hand -----------------------------------------------------------------
+class Chain(gym.Env):
+    """States 0 -> 1 -> 2 (terminal): any action moves right, reward 1 then 2."""
+
+    observation_space = gym.spaces.Discrete(3)
+    action_space = gym.spaces.Discrete(3)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.s = 0
+        return 0, {}
+
+    def step(self, action):
+        self.s += 1
+        return self.s, float(self.s), self.s == 2, False, {}
+
+
+# Q-values of the next state (1): two greedy actions tie at 3.
+NEXT_ROW = [3.0, 3.0, -1.0]
+
+
+@pytest.mark.parametrize(
+    ("name", "next_value"),
+    [
+        ("q_learning", 3.0),  # max_a Q(1, a)
+        # Expected SARSA, epsilon 0.3: each action 0.1, the two tied greedy ones 0.35 more each:
+        # 0.45 * 3 + 0.45 * 3 + 0.1 * -1 = 2.6
+        ("expected_sarsa", 2.6),
+    ],
+)
+def test_one_step_td_update_by_hand(name, next_value):
+    """Q(0, a) <- Q(0, a) + alpha (r + gamma next_value - Q(0, a)), alpha 0.5, gamma 0.9, on the
+    first transition of the chain; the second, into the terminal state, has no future."""
+    agent = agents.make(
+        name, Chain(), epsilon=0.3, epsilon_final=None, learning_rate=0.5, gamma=0.9
+    )
+    agent.q[0] = [2.0, 2.0, 2.0]
+    agent.q[1] = NEXT_ROW
+    agent.learn(2)  # one episode: 0 -> 1 (reward 1), then 1 -> terminal 2 (reward 2)
+    (a,) = np.flatnonzero(agent.q[0] != 2.0)
+    assert agent.q[0, a] == pytest.approx(2.0 + 0.5 * (1.0 + 0.9 * next_value - 2.0))
+    (b,) = np.flatnonzero(agent.q[1] != NEXT_ROW)  # target 2: no bootstrap past the end
+    assert agent.q[1, b] == pytest.approx(NEXT_ROW[b] + 0.5 * (2.0 - NEXT_ROW[b]))
+
+
+def test_sarsa_bootstraps_from_the_action_it_then_takes():
+    """SARSA's target uses Q(s', a') of the a' it goes on to take (not the max): with the next
+    row [3, 3, -1] and epsilon 1, the update of Q(0, a) reveals which a' was drawn, and the
+    following step must be that action."""
+    for seed in range(6):
+        agent = agents.make(
+            "sarsa",
+            Chain(),
+            seed=seed,
+            epsilon=1.0,
+            epsilon_final=None,
+            learning_rate=0.5,
+            gamma=0.9,
+        )
+        agent.q[0] = [2.0, 2.0, 2.0]
+        agent.q[1] = NEXT_ROW
+        agent.learn(2)
+        (a,) = np.flatnonzero(agent.q[0] != 2.0)
+        bootstrap = ((agent.q[0, a] - 2.0) / 0.5 + 1.0) / 0.9
+        assert bootstrap == pytest.approx(3.0) or bootstrap == pytest.approx(-1.0)
+        (b,) = np.flatnonzero(agent.q[1] != NEXT_ROW)
+        assert NEXT_ROW[b] == pytest.approx(bootstrap)
+
+
+@pytest.mark.parametrize(
+    ("first_visit", "expected"),
+    [
+        # Episode (s, a, r): (0, 0, 1), (1, 0, 2), (0, 0, 3); gamma 0.5. Returns from each step:
+        # G2 = 3, G1 = 2 + 0.5 * 3 = 3.5, G0 = 1 + 0.5 * 3.5 = 2.75.
+        (True, {(0, 0): 2.75, (1, 0): 3.5}),  # first visit of (0, 0) only: G0
+        (False, {(0, 0): (3 + 2.75) / 2, (1, 0): 3.5}),  # every visit: the mean of G2 and G0
+    ],
+)
+def test_monte_carlo_first_and_every_visit_by_hand(first_visit, expected):
+    agent = agents.make(
+        "mc", gym.make("sige/SmallGridWorld-v0"), gamma=0.5, first_visit=first_visit
+    )
+    agent._update([0, 1, 0], [0, 0, 0], [1.0, 2.0, 3.0])
+    for (s, a), value in expected.items():
+        assert agent.q[s, a] == pytest.approx(value)
+    assert agent.visits[0, 0] == (1 if first_visit else 2)
+
+
+def test_reading_the_model_leaves_the_users_env_alone():
+    """``TabularModel.from_env`` on an env without ``initial_state_distrib`` finds the start
+    state on a copy: the user's episode goes on where it was."""
+    env = FirstStep(gym.make("sige/CliffWalking-v0"))
+    env.reset(seed=0)
+    env.step(3)  # up: row 2
+    before = env.unwrapped.s
+    base = env.unwrapped
+    saved = base.initial_state_distrib
+    del base.initial_state_distrib
+    try:
+        model = TabularModel.from_env(env)
+    finally:
+        base.initial_state_distrib = saved
+    assert env.unwrapped.s == before == 24
+    assert np.flatnonzero(model.start).tolist() == [36]

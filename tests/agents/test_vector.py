@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-import envs  # noqa: F401
-from agents.dqn import DQN
-from agents.vector import OneEnvVector
+from sige_rl import envs  # noqa: F401
+from sige_rl.agents.common.vector import OneEnvVector
+from sige_rl.agents.dqn.dqn import DQN
 
 
 @pytest.mark.parametrize("env_id", ["CartPole-v1", "sige/SlipperyMaze-v0", "FrozenLake-v1"])

@@ -12,8 +12,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-import envs
-from envs.gridworld import CELL_PIXELS, DOWN, RIGHT, GridWorld
+from sige_rl import envs
+from sige_rl.envs.gridworld import CELL_PIXELS, DOWN, RIGHT, GridWorld
 
 OBS_TYPES = ["index", "onehot", "coords"]
 
@@ -57,7 +57,7 @@ def test_registration_ids_and_limits():
     for env_id, limit in expected.items():
         spec = gym.spec(env_id)
         assert spec.max_episode_steps == limit
-        assert spec.vector_entry_point == "envs.gridworld_vector:GridWorldVectorEnv"
+        assert spec.vector_entry_point == "sige_rl.envs.gridworld_vector:GridWorldVectorEnv"
 
 
 def test_reimport_is_harmless(recwarn):
@@ -71,7 +71,7 @@ def test_reimport_is_harmless(recwarn):
 def test_make_with_module_prefix_from_another_directory(tmp_path):
     code = (
         "import sys, gymnasium as gym\n"
-        "env = gym.make('envs:sige/GridWorld-v0')\n"
+        "env = gym.make('sige_rl.envs:sige/GridWorld-v0')\n"
         "obs, info = env.reset(seed=0)\n"
         "assert 'torch' not in sys.modules, 'envs must not import torch'\n"
         "print(obs, env.spec.max_episode_steps)\n"

@@ -6,8 +6,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import envs
-from envs.gridworld import DOWN, LEFT, RIGHT, UP, GridWorld
+from sige_rl import envs
+from sige_rl.envs.gridworld import DOWN, LEFT, RIGHT, UP, GridWorld
 
 
 def _q_values(env: GridWorld, v: np.ndarray, gamma: float) -> np.ndarray:

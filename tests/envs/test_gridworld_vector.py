@@ -8,9 +8,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import envs
-from envs.gridworld import CELL_PIXELS
-from envs.gridworld_vector import GridWorldVectorEnv
+from sige_rl import envs
+from sige_rl.envs.gridworld import CELL_PIXELS
+from sige_rl.envs.gridworld_vector import GridWorldVectorEnv
 
 N = 8
 

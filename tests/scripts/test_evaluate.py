@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import envs  # noqa: F401
-from agents.evaluate_cli import main as evaluate_main
-from agents.train import main as train_main
+from sige_rl import envs  # noqa: F401
+from sige_rl.agents.training.evaluate_cli import main as evaluate_main
+from sige_rl.agents.training.train import main as train_main
 
 
 @pytest.fixture(scope="module")

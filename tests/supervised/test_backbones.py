@@ -4,7 +4,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from supervised.backbones import MLP, ImpalaCNN, NatureCNN, make_backbone
+from sige_rl.supervised.backbones import MLP, ImpalaCNN, NatureCNN, make_backbone
 
 CARTPOLE = spaces.Box(-np.inf, np.inf, (4,), np.float32)
 GRID = spaces.Discrete(16)

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from supervised.checkpoint import CheckpointError, atomic_dir, load_state, save_state
+from sige_rl.supervised.checkpoint import CheckpointError, atomic_dir, load_state, save_state
 
 
 def test_round_trip(tmp_path):
@@ -61,3 +61,18 @@ def test_pickled_object_array_is_never_unpickled(tmp_path):
     np.savez(tmp_path / "ck" / "arrays.npz", evil=np.array([{"x": 1}], dtype=object))
     with pytest.raises(CheckpointError):
         load_state(tmp_path / "ck")
+
+
+def test_saved_folder_is_as_readable_as_any_other(tmp_path):
+    """The temporary folder that becomes the checkpoint gets the umask's permissions, not
+    mkdtemp's private 0700: a saved agent can be shared like the rest of the run."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        save_state(tmp_path / "ck", {"v": 1}, {"a": np.zeros(2)})
+        (tmp_path / "plain").mkdir()
+    finally:
+        os.umask(old)
+    assert (tmp_path / "ck").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "ck").stat().st_mode == (tmp_path / "plain").stat().st_mode

@@ -7,8 +7,8 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from supervised.backbones import ACTIVATIONS, make_backbone
-from supervised.numpy_forward import numpy_forward
+from sige_rl.supervised.backbones import ACTIVATIONS, make_backbone
+from sige_rl.supervised.numpy_forward import numpy_forward
 
 CARTPOLE = spaces.Box(-np.inf, np.inf, (4,), np.float32)
 

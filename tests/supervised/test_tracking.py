@@ -1,7 +1,7 @@
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from supervised import Run, resolve_device
+from sige_rl.supervised import Run, resolve_device
 
 
 def scalars(folder):
@@ -46,8 +46,20 @@ def test_checkpoint_listing_ignores_temporary_folders(tmp_path):
     assert run.latest_checkpoint()[0] == 200
 
 
-def test_device_choice():
+@pytest.mark.parametrize("cuda", [True, False])
+def test_auto_picks_cuda_exactly_when_torch_sees_it(monkeypatch, cuda):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    assert resolve_device("auto") == ("cuda" if cuda else "cpu")
     assert resolve_device("cpu") == "cpu"
-    assert resolve_device("auto") in ("cpu", "cuda")
+    if cuda:
+        assert resolve_device("cuda:1") == "cuda:1"
+    else:
+        with pytest.raises(ValueError, match="torch sees no CUDA device"):
+            resolve_device("cuda")
+
+
+def test_unknown_device_lists_the_allowed_ones():
     with pytest.raises(ValueError, match="allowed: auto, cpu, cuda"):
         resolve_device("tpu")

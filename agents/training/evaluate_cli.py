@@ -9,10 +9,10 @@ from pathlib import Path
 import gymnasium as gym
 import yaml
 
-from agents import registry
-from agents.evaluation import evaluate, record_episode, write_gif
-from supervised import Run
-from supervised.checkpoint import CheckpointError
+from sige_rl.agents.common import registry
+from sige_rl.agents.training.evaluation import evaluate, record_episode, write_gif
+from sige_rl.supervised import Run
+from sige_rl.supervised.checkpoint import CheckpointError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,22 +43,26 @@ def main(argv: list[str] | None = None) -> int:
         source = latest[1]
         print(f"{run_dir} did not finish; using its latest checkpoint {source.name}")
     env = gym.make(options["env"], render_mode="rgb_array" if args.gif else None)
+    if args.gif:  # find out now, not after the whole evaluation, whether frames can be drawn
+        try:
+            env.reset(seed=args.seed)
+            env.render()
+        except gym.error.DependencyNotInstalled as e:
+            print(f"cannot render {options['env']} for the GIF: {e}", file=sys.stderr)
+            return 1
     try:
         agent = registry.load(source, env)
     except CheckpointError as e:
         parser.error(f"cannot load {source}: {e}")
-    returns, lengths = evaluate(agent, env, args.episodes, args.seed)
+    result = evaluate(agent, env, args.episodes, args.seed, epsilon=agent.eval_epsilon)
     print(f"{options['agent']} on {options['env']} ({source}):")
+    capped = f", {result.capped.sum()} cut by the step cap" if result.capped.any() else ""
     print(
-        f"mean return {returns.mean():.4g} +/- {returns.std():.3g}, mean length "
-        f"{lengths.mean():.1f} over {args.episodes} episodes"
+        f"mean return {result.returns.mean():.4g} +/- {result.returns.std():.3g}, mean length "
+        f"{result.lengths.mean():.1f} over {args.episodes} episodes{capped}"
     )
     if args.gif:
-        try:
-            frames, total = record_episode(agent, env, args.seed)
-        except gym.error.DependencyNotInstalled as e:
-            print(f"cannot render {options['env']} for the GIF: {e}", file=sys.stderr)
-            return 1
+        frames, total = record_episode(agent, env, args.seed)
         write_gif(frames, args.gif, fps=args.fps)
         print(
             f"GIF of one episode ({len(frames)} frames, return {total:.4g}) written to {args.gif}"

@@ -7,12 +7,12 @@ names the algorithm and its ``Config``. The pieces that connect the two worlds:
 - envs: a single env is wrapped in SB3's ``Monitor`` and ``DummyVecEnv``; a Gymnasium vector env
   (``gym.make_vec``) is rebuilt as a ``DummyVecEnv`` of as many single envs made from its spec,
   because SB3 steps its own ``VecEnv`` (the vector env passed in is not stepped);
-- callbacks: :class:`_Bridge` calls our :class:`~agents.callbacks.Callback` from inside SB3's loop
-  and stops ``model.learn`` when ``at_safe_point`` returns False;
+- callbacks: :class:`_Bridge` calls our ``Callback`` from inside SB3's loop and stops
+  ``model.learn`` when ``at_safe_point`` returns False;
 - logging: :class:`_RunWriter` is an SB3 logger output that renames SB3's keys to ours
   (``train/value_loss`` -> ``losses/value_loss`` ...) and writes them to the ``supervised.Run``;
 - checkpoints: the policy's ``state_dict`` and the optimizer's, through
-  :func:`supervised.checkpoint.save_state` -- never SB3's zip files, which unpickle on load.
+  ``supervised.checkpoint.save_state`` -- never SB3's zip files, which unpickle on load.
 """
 
 from __future__ import annotations
@@ -33,14 +33,18 @@ from stable_baselines3.common.preprocessing import is_image_space
 from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
-from agents.callbacks import Callback
-from agents.config import ConfigError, resolve
-from supervised import flush_denormals, resolve_device
-from supervised.checkpoint import CheckpointError, load_state, load_tensors, save_state
+from sige_rl.agents.common.interface import (
+    Callback,
+    build_config,
+    checkpoint_meta,
+    open_checkpoint,
+    restore_counters,
+)
+from sige_rl.supervised import GlobalRNGStreams, flush_denormals, resolve_device
+from sige_rl.supervised.checkpoint import CheckpointError, load_tensors, save_state
 
-FORMAT_VERSION = 1
-
-# SB3 logger key -> ours (DESIGN.md section 4). Other ``train/*`` keys pass through unchanged.
+# SB3 logger key -> ours (ARCHITECTURE.md, "TensorBoard keys"). Other ``train/*`` keys pass
+# through unchanged.
 LOG_KEYS = {
     "time/fps": "charts/SPS",
     "train/learning_rate": "charts/learning_rate",
@@ -239,7 +243,9 @@ class SB3Agent:
         env: a single env, or a Gymnasium vector env made by ``gym.make_vec`` (rebuilt as SB3's
             ``DummyVecEnv`` of as many copies).
         seed: SB3's ``seed``: network initialisation, action sampling, the envs' first resets.
-            Note that SB3 seeds the global ``random``, ``numpy`` and ``torch`` generators too.
+            SB3 seeds and draws from the global ``random``, ``numpy`` and ``torch`` generators;
+            the agent swaps streams of its own in around SB3's calls and puts the caller's back
+            (``supervised.GlobalRNGStreams``), so building or training one leaves them alone.
         config: a resolved ``Config``; else one is built from the defaults and ``overrides``.
 
     Counting is SB3's: ``num_steps`` counts env transitions over all envs. On-policy algorithms
@@ -258,14 +264,13 @@ class SB3Agent:
     Config: ClassVar[type]
     algorithm: ClassVar[type[BaseAlgorithm]]
     log_keys: ClassVar[dict[str, str]] = LOG_KEYS
+    format_version: ClassVar[int] = 2
     supports_vector_env: ClassVar[bool] = True
+    eval_epsilon: ClassVar[float] = 0.0
 
     def __init__(self, env, seed: int = 0, config: Any = None, **overrides: Any):
-        if config is None:
-            config = resolve(self.Config, ("arguments", overrides))
-        elif overrides:
-            config = dataclasses.replace(config, **overrides)
-        self.config, self.seed = config, seed
+        self.config = config = build_config(type(self), config, overrides)
+        self.seed = seed
         kwargs = dataclasses.asdict(config)
         net_arch = kwargs.pop("net_arch")
         device = resolve_device(kwargs.pop("device"))
@@ -274,33 +279,48 @@ class SB3Agent:
             if kwargs.pop(key) == "linear":
                 kwargs[value] = LinearSchedule(kwargs[value], 0.0, 1.0)
         vec_env = sb3_vec_env(env)
-        try:
-            self.model = self.algorithm(
-                policy_name(vec_env.observation_space),
-                vec_env,
-                policy_kwargs={"net_arch": net_arch},
-                device=device,
-                seed=seed,
-                **kwargs,
-            )
-        except AssertionError as e:  # SB3 checks spaces with assert
-            raise ValueError(f"{self.name} cannot train on this env: {e}") from e
+        self.rngs = GlobalRNGStreams(seed, python_and_numpy=True)
+        with self.rngs:  # SB3 seeds the global generators here; the streams adopt them
+            try:
+                self.model = self.algorithm(
+                    policy_name(vec_env.observation_space),
+                    vec_env,
+                    policy_kwargs={"net_arch": net_arch},
+                    device=device,
+                    seed=seed,
+                    **kwargs,
+                )
+            except AssertionError as e:  # SB3 checks spaces with assert
+                raise ValueError(f"{self.name} cannot train on this env: {e}") from e
+        # SB3 lays its schedules over each learn call's budget; ours over schedule_steps.
+        self.model._update_current_progress_remaining = self._update_progress
         self._writer = _RunWriter(self.log_keys)
         self.model.set_logger(Logger(folder=None, output_formats=[self._writer]))
         self.num_episodes = 0
         self.total_steps = 0
+        self.schedule_steps = None
+
+    def _update_progress(self, num_timesteps: int, total_timesteps: int) -> None:
+        horizon = self.schedule_steps or total_timesteps
+        self.model._current_progress_remaining = 1.0 - float(num_timesteps) / float(horizon)
 
     @property
     def num_steps(self) -> int:
         return int(self.model.num_timesteps)
+
+    @num_steps.setter
+    def num_steps(self, value: int) -> None:
+        self.model.num_timesteps = int(value)
 
     @property
     def num_envs(self) -> int:
         return int(self.model.n_envs)
 
     def act(self, obs: Any, deterministic: bool = True) -> Any:
-        """Action for one observation (an int for a ``Discrete`` action space) or a batch."""
-        actions, _ = self.model.predict(obs, deterministic=deterministic)
+        """Action for one observation (an int for a ``Discrete`` action space) or a batch:
+        the policy's most likely action, or a sample of it with ``deterministic=False``."""
+        with self.rngs:
+            actions, _ = self.model.predict(obs, deterministic=deterministic)
         if np.ndim(actions) == 0 and isinstance(self.model.action_space, gym.spaces.Discrete):
             return int(actions)
         return actions
@@ -311,15 +331,18 @@ class SB3Agent:
         count) or ``callback.at_safe_point`` returns False. Returns ``self``. Subnormals are
         flushed, as in our DQN: SB3's DQN on CartPole ran roughly 1.35x faster (BENCHMARKS.md)."""
         self.total_steps = int(total_steps)
+        if self.schedule_steps is None:
+            self.schedule_steps = self.total_steps
         if self.num_steps >= self.total_steps:
             return self
         self._writer.run = run
         try:
-            self.model.learn(
-                total_timesteps=self.total_steps - self.num_steps,
-                callback=_Bridge(self, callback or Callback(), run),
-                reset_num_timesteps=False,
-            )
+            with self.rngs:
+                self.model.learn(
+                    total_timesteps=self.total_steps - self.num_steps,
+                    callback=_Bridge(self, callback or Callback(), run),
+                    reset_num_timesteps=False,
+                )
         finally:
             self._writer.run = None
         return self
@@ -335,17 +358,12 @@ class SB3Agent:
         """Policy and optimizer state dicts (``tensors.pt``), config and counters
         (``meta.json``), written atomically. No pickles: SB3's own ``save`` is not used."""
         model = self.model
-        meta = {
-            "agent": self.name,
-            "format": FORMAT_VERSION,
-            "config": dataclasses.asdict(self.config),
-            "seed": self.seed,
-            "num_envs": self.num_envs,
+        meta = checkpoint_meta(
+            self,
+            num_envs=self.num_envs,
+            counters={k: int(getattr(model, k)) for k in COUNTERS if hasattr(model, k)},
             **self._spaces(),
-            "counters": {k: int(getattr(model, k)) for k in COUNTERS if hasattr(model, k)},
-            "num_episodes": self.num_episodes,
-            "total_steps": self.total_steps,
-        }
+        )
         tensors = {
             "policy": model.policy.state_dict(),
             "optimizer": model.policy.optimizer.state_dict(),
@@ -356,15 +374,12 @@ class SB3Agent:
     def load(cls, path: Any, env) -> SB3Agent:
         """Rebuild a saved agent on ``env``; warns that training on will not be exact (see the
         class docstring). ``CheckpointError`` if the folder is bad or does not fit ``env``."""
-        meta, _ = load_state(path)
+        meta, _, config = open_checkpoint(cls, path)
         tensors = load_tensors(path)
-        if meta.get("format") != FORMAT_VERSION or meta.get("agent") != cls.name:
-            raise CheckpointError(f"{path} is not a format-{FORMAT_VERSION} {cls.name} checkpoint")
         try:
-            config = resolve(cls.Config, ("checkpoint", meta["config"]))
             agent = cls(env, seed=int(meta["seed"]), config=config)
             saved = {k: meta[k] for k in ("observation_space", "action_space")}
-        except (KeyError, ConfigError, ValueError) as e:
+        except (KeyError, ValueError) as e:  # ConfigError is a ValueError
             raise CheckpointError(f"{path} does not fit this env or agent: {e}") from e
         if saved != agent._spaces():
             raise CheckpointError(
@@ -378,8 +393,7 @@ class SB3Agent:
             policy.optimizer.load_state_dict(tensors["optimizer"])
             for key, value in meta["counters"].items():
                 setattr(agent.model, key, int(value))
-            agent.num_episodes = int(meta["num_episodes"])
-            agent.total_steps = int(meta["total_steps"])
+            restore_counters(agent, meta)
         except (KeyError, TypeError, RuntimeError, ValueError) as e:
             raise CheckpointError(f"{path} is corrupted or does not fit {cls.name}: {e}") from e
         warnings.warn(

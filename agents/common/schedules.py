@@ -1,4 +1,4 @@
-"""Linear schedules over the step budget, shared by every agent that counts steps."""
+"""Linear schedules over the training budget, shared by every agent that counts steps."""
 
 from __future__ import annotations
 
@@ -14,13 +14,25 @@ def linear(start: float, end: float | None, progress: float, fraction: float = 1
 
 
 class Scheduled:
-    """``progress`` (``num_steps / total_steps``) and the epsilon and step-size schedules read
+    """``progress`` (``num_steps / schedule_steps``) and the epsilon and step-size schedules read
     from the config fields ``epsilon``, ``epsilon_final``, ``exploration_fraction``,
-    ``learning_rate`` (None: the agent picks its own step size) and ``learning_rate_final``."""
+    ``learning_rate`` (None: the agent picks its own step size) and ``learning_rate_final``.
+
+    ``schedule_steps`` is the horizon the schedules are laid over: the budget of the first
+    ``learn`` call (:meth:`start_schedule`). Training on past it holds the final values; assign
+    a new ``schedule_steps`` to stretch the schedules instead.
+    """
+
+    schedule_steps: int | None = None
+
+    def start_schedule(self, total_steps: int) -> None:
+        """Fix the horizon at ``total_steps`` unless an earlier ``learn`` call fixed it."""
+        if self.schedule_steps is None:
+            self.schedule_steps = int(total_steps)
 
     @property
     def progress(self) -> float:
-        return self.num_steps / self.total_steps if self.total_steps else 0.0
+        return self.num_steps / self.schedule_steps if self.schedule_steps else 0.0
 
     @property
     def epsilon(self) -> float:

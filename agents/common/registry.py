@@ -6,24 +6,25 @@ from __future__ import annotations
 import difflib
 import importlib
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 
-from agents.config import resolve, tuned_hyperparams
-from supervised.checkpoint import CheckpointError
+from sige_rl.agents.common.config import resolve, tuned_hyperparams, tuned_job_options
+from sige_rl.supervised.checkpoint import CheckpointError
 
 AGENTS: dict[str, str] = {
-    "value_iteration": "agents.value_iteration:ValueIteration",
-    "mc": "agents.monte_carlo:MonteCarlo",
-    "q_learning": "agents.q_learning:QLearning",
-    "sarsa": "agents.sarsa:Sarsa",
-    "expected_sarsa": "agents.expected_sarsa:ExpectedSarsa",
-    "dqn": "agents.dqn:DQN",
-    "sb3-ppo": "agents.sb3:SB3PPO",
-    "sb3-a2c": "agents.sb3:SB3A2C",
-    "sb3-dqn": "agents.sb3:SB3DQN",
+    "value_iteration": "sige_rl.agents.tabular.value_iteration:ValueIteration",
+    "mc": "sige_rl.agents.tabular.monte_carlo:MonteCarlo",
+    "q_learning": "sige_rl.agents.tabular.td:QLearning",
+    "sarsa": "sige_rl.agents.tabular.td:Sarsa",
+    "expected_sarsa": "sige_rl.agents.tabular.td:ExpectedSarsa",
+    "dqn": "sige_rl.agents.dqn.dqn:DQN",
+    "sb3-ppo": "sige_rl.agents.sb3.agent:SB3PPO",
+    "sb3-a2c": "sige_rl.agents.sb3.agent:SB3A2C",
+    "sb3-dqn": "sige_rl.agents.sb3.agent:SB3DQN",
 }
 
 
@@ -47,13 +48,26 @@ def env_id(env: gym.Env) -> str | None:
 
 
 def make(name: str, env: gym.Env, seed: int = 0, **overrides: Any):
-    """Build agent ``name`` for ``env``: dataclass defaults < tuned YAML for the env < overrides."""
+    """Build agent ``name`` for ``env``: dataclass defaults < tuned YAML for the env < overrides.
+
+    Warns if the tuned entry was made for another number of envs (its ``n_envs``) than ``env``
+    has: on-policy rollouts and batch sizes are tuned together with it.
+    """
     cls = agent_class(name)
+    tuned_for = env_id(env) or ""
     config = resolve(
         cls.Config,
-        (f"agents/hyperparams/{name}.yaml", tuned_hyperparams(name, env_id(env) or "")),
+        (f"agents/hyperparams/{name}.yaml", tuned_hyperparams(name, tuned_for)),
         ("arguments", overrides),
     )
+    n_envs = tuned_job_options(name, tuned_for).get("n_envs")
+    if n_envs is not None and n_envs != getattr(env, "num_envs", 1):
+        warnings.warn(
+            f"agents/hyperparams/{name}.yaml's entry for {tuned_for} is tuned for {n_envs} envs "
+            f"(n_envs); this env has {getattr(env, 'num_envs', 1)}: pass "
+            f"gym.make_vec({tuned_for!r}, num_envs={n_envs}) for the tuned behaviour",
+            stacklevel=2,
+        )
     return cls(env, seed=seed, config=config)
 
 

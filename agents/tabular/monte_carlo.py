@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.callbacks import Callback
-from agents.config import ConfigError
-from agents.model import TabularModel
-from agents.tabular import TabularAgent
+from sige_rl.agents.common.config import ConfigError
+from sige_rl.agents.common.interface import Callback
+from sige_rl.agents.tabular.base import TabularAgent
+from sige_rl.agents.tabular.model import TabularModel
 
 
 @dataclass
@@ -62,16 +62,11 @@ class MonteCarlo(TabularAgent):
         self.visits = np.zeros_like(self.q)
         self.live_states = None
         if self.config.exploring_starts:
-            base = env.unwrapped
-            has_model = getattr(base, "P", None) is not None
-            if has_model and not hasattr(base, "s"):
-                env.reset(seed=seed)  # toy_text envs create their state ``s`` in reset()
-            if not has_model or not hasattr(base, "s"):
-                missing = "s" if has_model else "P"
+            if getattr(env.unwrapped, "P", None) is None:
                 raise ConfigError(
-                    f"exploring_starts needs an env with a model P and a settable state "
-                    f"unwrapped.s (sige/ gridworlds, FrozenLake, CliffWalking, Taxi); "
-                    f"{type(base).__name__} has no {missing}"
+                    "exploring_starts needs an env with a model P and a settable state "
+                    "unwrapped.s (sige/ gridworlds, FrozenLake, CliffWalking, Taxi); "
+                    f"{type(env.unwrapped).__name__} has no P"
                 )
             self.live_states = TabularModel.from_env(env).live_states()
 
@@ -83,6 +78,11 @@ class MonteCarlo(TabularAgent):
         s, _ = env.reset(seed=seed)
         first_action = None
         if self.live_states is not None:
+            if not hasattr(env.unwrapped, "s"):  # toy_text envs create ``s`` in reset()
+                raise ConfigError(
+                    "exploring_starts needs a settable state unwrapped.s (sige/ gridworlds, "
+                    f"FrozenLake, CliffWalking, Taxi); {type(env.unwrapped).__name__} has none"
+                )
             s = int(self.live_states[self.rng.integers(len(self.live_states))])
             env.unwrapped.s = s
             first_action = int(self.rng.integers(self.n_actions))
@@ -112,7 +112,7 @@ class MonteCarlo(TabularAgent):
         sq_err = self._update(states, actions, rewards, tail)
         n = max(len(rewards), 1)
         stats = {
-            "losses/td_loss": sq_err / n,
+            "losses/mc_error": sq_err / n,
             "losses/q_values": float(self.q[states, actions].mean()),
         }
         return float(sum(rewards)), len(rewards), done, stats

@@ -8,6 +8,7 @@ is a matrix product (Sutton & Barto 2nd ed., chapter 4).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -57,14 +58,20 @@ class TabularModel:
                     if not terminated:
                         cont[s, a, s2] += prob
         start = getattr(base, "initial_state_distrib", None)
-        if start is None:
+        if start is None:  # a fixed start state, read from a copy: the user's env is left alone
             start = np.zeros(n_s)
-            obs, _ = base.reset(seed=0)
+            obs, _ = copy.deepcopy(base).reset(seed=0)
             start[int(obs)] = 1.0
         return cls(reward, cont, np.asarray(start, dtype=float))
 
     def q_values(self, v: np.ndarray, gamma: float) -> np.ndarray:
         return self.reward + gamma * self.cont @ v
+
+    def sweep(self, v: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """One sweep of value iteration from ``v``: ``(Q, new V, largest change of V)``."""
+        q = self.q_values(v, gamma)
+        new = q.max(axis=1)
+        return q, new, float(np.abs(new - v).max())
 
     def live_states(self) -> np.ndarray:
         """Indices of the states an episode can be in before it ends: reachable from the start
@@ -85,9 +92,7 @@ def value_iteration(
     in a sweep falls below ``theta``)."""
     v = np.zeros(model.n_states)
     for sweep in range(1, max_sweeps + 1):
-        new = model.q_values(v, gamma).max(axis=1)
-        delta = np.abs(new - v).max()
-        v = new
+        _, v, delta = model.sweep(v, gamma)
         if delta < theta:
             return v, sweep
     return v, max_sweeps

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.callbacks import Callback
-from agents.model import TabularModel
-from agents.tabular import TabularAgent
+from sige_rl.agents.common.interface import Callback
+from sige_rl.agents.tabular.base import TabularAgent
+from sige_rl.agents.tabular.model import TabularModel
 
 
 @dataclass
@@ -43,6 +43,7 @@ class ValueIteration(TabularAgent):
 
     def learn(self, total_steps: int, run=None, callback: Callback | None = None):
         self.total_steps = int(total_steps)
+        self.start_schedule(total_steps)
         callback = callback or Callback()
         gamma = self.config.gamma
         while (
@@ -50,10 +51,7 @@ class ValueIteration(TabularAgent):
             and self.delta >= self.config.theta
             and callback.at_safe_point(self)
         ):
-            self.q[...] = self.model.q_values(self.v, gamma)
-            new = self.q.max(axis=1)
-            self.delta[...] = np.abs(new - self.v).max()
-            self.v[...] = new
+            self.q[...], self.v[...], self.delta[...] = self.model.sweep(self.v, gamma)
             self.num_steps += 1
             if run is not None:
                 run.log_scalars({"losses/value_delta": float(self.delta)}, self.num_steps)

@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 from numpy.typing import DTypeLike
 
-from agents.sum_tree import SumTree
+from sige_rl.agents.common.sum_tree import SumTree
 
 
 @dataclasses.dataclass

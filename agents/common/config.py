@@ -3,7 +3,9 @@
 Every agent declares a ``@dataclass`` of typed, documented hyperparameters. Tuned values live in
 ``agents/hyperparams/<agent>.yaml`` keyed by env id (RL Zoo style). Each layer is checked against
 the dataclass: an unknown key is an error listing the valid ones, a value of the wrong type is an
-error naming the expected type.
+error naming the expected type. An entry may also carry RL Zoo's ``n_timesteps`` and ``n_envs``:
+not hyperparameters of the agent but the training job's defaults for that env
+(:func:`tuned_job_options`).
 """
 
 from __future__ import annotations
@@ -24,13 +26,28 @@ class ConfigError(ValueError):
     """A hyperparameter key or value that the agent does not accept."""
 
 
-def tuned_hyperparams(agent_name: str, env_id: str) -> dict[str, Any]:
-    """The tuned values for ``env_id`` in ``agents/hyperparams/<agent_name>.yaml`` (or ``{}``)."""
-    res = resources.files("agents.hyperparams").joinpath(f"{agent_name}.yaml")
+#: Keys of a tuned entry that are options of the training job (RL Zoo's names), not of the agent.
+JOB_KEYS = ("n_timesteps", "n_envs")
+
+
+def tuned_entry(agent_name: str, env_id: str) -> dict[str, Any]:
+    """The whole entry for ``env_id`` in ``agents/hyperparams/<agent_name>.yaml`` (or ``{}``)."""
+    res = resources.files("sige_rl.agents.hyperparams").joinpath(f"{agent_name}.yaml")
     if not res.is_file():
         return {}
     table = yaml.safe_load(res.read_text()) or {}
     return dict(table.get(env_id) or {})
+
+
+def tuned_hyperparams(agent_name: str, env_id: str) -> dict[str, Any]:
+    """The tuned hyperparameters for ``env_id`` (the entry less :data:`JOB_KEYS`)."""
+    return {k: v for k, v in tuned_entry(agent_name, env_id).items() if k not in JOB_KEYS}
+
+
+def tuned_job_options(agent_name: str, env_id: str) -> dict[str, int]:
+    """The entry's ``n_timesteps`` (step budget it was tuned for) and ``n_envs``, where set."""
+    entry = tuned_entry(agent_name, env_id)
+    return {k: int(entry[k]) for k in JOB_KEYS if k in entry}
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
@@ -47,6 +64,10 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of key: value")
     return data
+
+
+def without_job_keys(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k not in JOB_KEYS}
 
 
 def parse_sets(pairs: Iterable[str]) -> dict[str, Any]:

@@ -14,12 +14,11 @@ environment transitions over all sub-envs; ``train_freq`` counts vector steps.
 
 Terminated transitions do not bootstrap; truncated (time-limit) ones do, from the real final
 observation: finished sub-envs are reset explicitly right after the step that ended them, so no
-transition ever crosses an episode boundary (see :mod:`agents.episodes`).
+transition ever crosses an episode boundary (see :mod:`sige_rl.agents.common.episodes`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -30,18 +29,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agents.callbacks import Callback
-from agents.config import ConfigError, resolve
-from agents.episodes import EpisodeLog
-from agents.replay import ReplayBuffer
-from agents.schedules import Scheduled, linear
-from agents.vector import ARRAY_SPACES, OneEnvVector
-from supervised import flush_denormals, resolve_device
-from supervised.backbones import make_backbone
-from supervised.checkpoint import CheckpointError, load_state, load_tensors, save_state
-from supervised.numpy_forward import numpy_forward
-
-FORMAT_VERSION = 1
+from sige_rl.agents.common.config import ConfigError
+from sige_rl.agents.common.episodes import EpisodeLog
+from sige_rl.agents.common.interface import (
+    Callback,
+    build_config,
+    checkpoint_meta,
+    open_checkpoint,
+    restore_counters,
+)
+from sige_rl.agents.common.replay import ReplayBuffer
+from sige_rl.agents.common.schedules import Scheduled, linear
+from sige_rl.agents.common.vector import ARRAY_SPACES, OneEnvVector
+from sige_rl.supervised import GlobalRNGStreams, flush_denormals, resolve_device
+from sige_rl.supervised.backbones import make_backbone
+from sige_rl.supervised.checkpoint import CheckpointError, load_tensors, save_state
+from sige_rl.supervised.numpy_forward import numpy_forward
 
 
 @dataclass
@@ -75,14 +78,15 @@ class DQNConfig:
     exploration_fraction: float = 0.1
     """Fraction of the step budget over which epsilon decays linearly."""
     eval_epsilon: float = 0.001
-    """Exploration kept by ``act(obs, deterministic=True)``, i.e. during evaluation: a small
-    epsilon as in Dopamine's evaluations (the Nature paper used 0.05); 0 is fully greedy."""
+    """Exploration kept by evaluations (``evaluate``, ``eval/`` keys): a small epsilon as in
+    Dopamine's (the Nature paper used 0.05); 0 evaluates the greedy policy exactly.
+    ``act(obs, deterministic=True)`` is always greedy."""
     loss: Literal["huber", "mse"] = "huber"
     """TD loss: Huber (smooth L1, as in the Nature paper) or squared error."""
     max_grad_norm: float = 10.0
     """Gradients are clipped to this global norm."""
     backbone: str = "auto"
-    """Feature extractor from supervised.backbones: auto, mlp, nature_cnn, impala_cnn."""
+    """Feature extractor from sige_rl.supervised.backbones: auto, mlp, nature_cnn, impala_cnn."""
     net_arch: list[int] = field(default_factory=lambda: [64, 64])
     """Hidden widths of the MLP backbone."""
     activation: str = "relu"
@@ -151,27 +155,28 @@ class DQN(Scheduled):
 
     name: ClassVar[str] = "dqn"
     Config: ClassVar[type] = DQNConfig
+    format_version: ClassVar[int] = 2
     supports_vector_env: ClassVar[bool] = True
 
     def __init__(self, env, seed: int = 0, config: DQNConfig | None = None, **overrides: Any):
-        if config is None:
-            config = resolve(DQNConfig, ("arguments", overrides))
-        elif overrides:
-            config = dataclasses.replace(config, **overrides)
-        self.config = c = config
+        self.config = c = build_config(type(self), config, overrides)
         self.env = as_vector_env(env)
         obs_space, act_space = self.env.single_observation_space, self.env.single_action_space
         if not isinstance(act_space, gym.spaces.Discrete):
             raise ValueError(f"dqn needs a Discrete action space, got {act_space}")
         self.num_envs = self.env.num_envs
+        check_config(c, self.num_envs)
         self.n_actions = int(act_space.n)
         self.action_start = int(act_space.start)
         self.seed = seed
         self.device = torch.device(resolve_device(c.device))
 
-        torch.manual_seed(seed)
-        self.q = self._network(obs_space).to(self.device)
-        self.target = self._network(obs_space).to(self.device)
+        # Initialisation (and dropout, if any) draw from torch's global generator: give them a
+        # stream of the agent's own, so building an agent leaves the caller's generator alone.
+        self.torch_rng = GlobalRNGStreams(seed)
+        with self.torch_rng:
+            self.q = self._network(obs_space).to(self.device)
+            self.target = self._network(obs_space).to(self.device)
         self.target.requires_grad_(False)
         # Walking the module tree for .parameters() costs ~100 us; the lists never change
         # (load_state_dict copies into these tensors). Each network's parameters live in one
@@ -207,8 +212,10 @@ class DQN(Scheduled):
             priority_eps=c.per_eps,
         )
         self.rng = np.random.default_rng(seed)
-        self.eval_rng = np.random.default_rng([seed, 1])
         self.episodes = EpisodeLog(self.num_envs)
+        # False after loading a checkpoint trained with another number of envs: the networks
+        # act, but replay and the sub-envs' episodes could not be restored for training on.
+        self.resumable = True
         self.obs: np.ndarray | None = None
         self.episode_returns = np.zeros(self.num_envs)
         self.episode_lengths = np.zeros(self.num_envs, dtype=np.int64)
@@ -216,6 +223,11 @@ class DQN(Scheduled):
         self.num_updates = 0
         self.num_episodes = 0
         self.total_steps = 0
+        self.schedule_steps = None
+
+    @property
+    def eval_epsilon(self) -> float:
+        return self.config.eval_epsilon
 
     def _network(self, obs_space: gym.Space) -> QNetwork:
         c = self.config
@@ -252,16 +264,15 @@ class DQN(Scheduled):
         return actions
 
     def act(self, obs: Any, deterministic: bool = True) -> Any:
-        """Action for one observation or a batch. ``deterministic`` uses ``eval_epsilon``
-        (0 by default: greedy) drawn from a generator of its own, so evaluating never changes
-        what training does next; otherwise the current training epsilon."""
+        """Action for one observation or a batch: ``deterministic`` gives the greedy action (no
+        randomness); otherwise epsilon-greedy with the current training epsilon, drawn from the
+        agent's generator. Evaluations add ``eval_epsilon`` themselves (``evaluate``)."""
         single = np.ndim(obs) == len(self.env.single_observation_space.shape)
         batch = np.asarray(obs)[None] if single else np.asarray(obs)
         if deterministic:
-            eps, rng = self.config.eval_epsilon, self.eval_rng
+            actions = self.greedy(batch)
         else:
-            eps, rng = self.epsilon, self.rng
-        actions = self.greedy(batch) if eps == 0 else self._epsilon_greedy(batch, eps, rng)
+            actions = self._epsilon_greedy(batch, self.epsilon, self.rng)
         return int(actions[0]) if single else actions
 
     # -- learning -------------------------------------------------------------------------------
@@ -269,21 +280,32 @@ class DQN(Scheduled):
     def learn(self, total_steps: int, run: Any = None, callback: Callback | None = None):
         """Train until ``num_steps`` reaches ``total_steps`` or ``callback.at_safe_point``
         returns False (every vector step is a safe point). Returns ``self``."""
-        c = self.config
+        if not self.resumable:
+            raise CheckpointError(
+                f"this agent was loaded from a checkpoint trained with {self._saved_num_envs} "
+                f"envs onto {self.num_envs}: it can act and be evaluated, but training on needs "
+                f"the replay buffer and episodes of {self._saved_num_envs} envs; load it with as "
+                "many"
+            )
         self.total_steps = int(total_steps)
+        self.start_schedule(total_steps)
         callback = callback or Callback()
         env = self.env
         if self.obs is None:
             self.obs, _ = self.episodes.reset(env, self.rng)
+        with self.torch_rng:
+            self._learn_loop(run, callback)
+        return self
+
+    def _learn_loop(self, run: Any, callback: Callback) -> None:
+        c, env = self.config, self.env
         last_time, last_steps = time.perf_counter(), self.num_steps
-        vector_steps = 0
         while self.num_steps < self.total_steps and callback.at_safe_point(self):
             actions = self._epsilon_greedy(self.obs, self.epsilon, self.rng)
             next_obs, rewards, terminated, truncated, _ = env.step(actions)
             self.episodes.record(actions)
             self.buffer.add(self.obs, actions, rewards, next_obs, terminated, truncated)
             self.num_steps += self.num_envs
-            vector_steps += 1
             self.episode_returns += rewards
             self.episode_lengths += 1
             done = terminated | truncated
@@ -313,7 +335,6 @@ class DQN(Scheduled):
                     self.num_steps,
                 )
                 last_time, last_steps = now, self.num_steps
-        return self
 
     def _finish_episode(self, i: int, run: Any, callback: Callback) -> None:
         ret, length = float(self.episode_returns[i]), int(self.episode_lengths[i])
@@ -394,21 +415,14 @@ class DQN(Scheduled):
     def save(self, path: Any) -> None:
         """Everything a resume needs: networks, optimizer, replay, generators and the episode log
         that rebuilds each sub-env's state (``meta.json``, ``arrays.npz``, ``tensors.pt``)."""
-        meta = {
-            "agent": self.name,
-            "format": FORMAT_VERSION,
-            "config": dataclasses.asdict(self.config),
-            "seed": self.seed,
-            "num_envs": self.num_envs,
-            "num_steps": self.num_steps,
-            "num_updates": self.num_updates,
-            "target_lag": self._target_lag,
-            "num_episodes": self.num_episodes,
-            "total_steps": self.total_steps,
-            "rng": self.rng.bit_generator.state,
-            "eval_rng": self.eval_rng.bit_generator.state,
-            "started": self.obs is not None,
-        }
+        meta = checkpoint_meta(
+            self,
+            num_envs=self.num_envs,
+            num_updates=self.num_updates,
+            target_lag=self._target_lag,
+            rng=self.rng.bit_generator.state,
+            started=self.obs is not None,
+        )
         arrays = {
             **{f"replay/{k}": v for k, v in self.buffer.state_dict().items()},
             **self.episodes.state_arrays(),
@@ -419,51 +433,91 @@ class DQN(Scheduled):
             "q": self.q.state_dict(),
             "target": self.target.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "torch_rng": torch.get_rng_state(),
+            "torch_rng": self.torch_rng.state_dict()["torch"],
         }
         save_state(path, meta, arrays, tensors)
 
     @classmethod
     def load(cls, path: Any, env) -> DQN:
-        """Rebuild a saved agent on ``env`` (a single or vector env like the one it trained on);
-        sub-envs are brought back to their saved states by replaying their episodes."""
-        meta, arrays = load_state(path)
+        """Rebuild a saved agent on ``env``. With as many envs as it trained with, training goes
+        on exactly: sub-envs are brought back to their saved states by replaying their episodes.
+        With another number (one env, to evaluate) the agent acts, but cannot train on."""
+        meta, arrays, config = open_checkpoint(cls, path)
         tensors = load_tensors(path)
-        if meta.get("format") != FORMAT_VERSION or meta.get("agent") != cls.name:
-            raise CheckpointError(f"{path} is not a format-{FORMAT_VERSION} dqn checkpoint")
         try:
-            config = resolve(DQNConfig, ("checkpoint", meta["config"]))
             agent = cls(env, seed=int(meta["seed"]), config=config)
             agent.q.load_state_dict(tensors["q"])
             agent.target.load_state_dict(tensors["target"])
             agent.optimizer.load_state_dict(tensors["optimizer"])
-        except (KeyError, ConfigError, RuntimeError, ValueError) as e:
+            agent.torch_rng.load_state_dict({"torch": tensors["torch_rng"]})
+            restore_counters(agent, meta)
+            agent.num_updates = int(meta["num_updates"])
+            agent._target_lag = int(meta["target_lag"])
+            agent.rng.bit_generator.state = meta["rng"]
+            same_envs = int(meta["num_envs"]) == agent.num_envs
+        except (KeyError, TypeError, ConfigError, RuntimeError, ValueError) as e:
             raise CheckpointError(f"{path} does not fit this env or agent: {e}") from e
-        if meta["num_envs"] != agent.num_envs and meta["started"]:
-            raise CheckpointError(
-                f"{path} was trained with {meta['num_envs']} envs; resume it with as many "
-                f"(got {agent.num_envs})"
-            )
+        if not same_envs:
+            agent.resumable = False
+            agent._saved_num_envs = int(meta["num_envs"])
+            return agent
         try:
             agent.buffer.load_state_dict(
                 {k[len("replay/") :]: v for k, v in arrays.items() if k.startswith("replay/")}
             )
-        except ValueError as e:
-            raise CheckpointError(f"{path}: replay state does not fit: {e}") from e
-        agent.num_steps = int(meta["num_steps"])
-        agent.num_updates = int(meta["num_updates"])
-        agent._target_lag = int(meta.get("target_lag", 0))
-        agent.num_episodes = int(meta["num_episodes"])
-        agent.total_steps = int(meta["total_steps"])
-        agent.rng.bit_generator.state = meta["rng"]
-        agent.eval_rng.bit_generator.state = meta["eval_rng"]
-        torch.set_rng_state(tensors["torch_rng"])
+            if meta["started"]:
+                agent.episodes.load_arrays(arrays)
+                agent.episode_returns[:] = arrays["episode_returns"]
+                agent.episode_lengths[:] = arrays["episode_lengths_now"]
+        except (KeyError, ValueError) as e:
+            raise CheckpointError(f"{path}: replay or episode state does not fit: {e}") from e
         if meta["started"]:
-            agent.episodes.load_arrays(arrays)
             agent.obs = agent.episodes.restore(agent.env)
-            agent.episode_returns[:] = arrays["episode_returns"]
-            agent.episode_lengths[:] = arrays["episode_lengths_now"]
         return agent
+
+
+def check_config(c: DQNConfig, num_envs: int) -> None:
+    """Refuse, when the agent is built, a configuration that would fail or do nothing mid-run."""
+    problems = []
+    for name in ("batch_size", "buffer_size", "train_freq", "gradient_steps", "n_step"):
+        if getattr(c, name) < 1:
+            problems.append(f"{name} must be >= 1, got {getattr(c, name)}")
+    if c.target_update_interval < 1:
+        problems.append(f"target_update_interval must be >= 1, got {c.target_update_interval}")
+    if c.learning_starts < 0:
+        problems.append(f"learning_starts must be >= 0, got {c.learning_starts}")
+    for name in ("learning_rate", "max_grad_norm"):
+        if not getattr(c, name) > 0:
+            problems.append(f"{name} must be > 0, got {getattr(c, name)}")
+    if c.learning_rate_final is not None and c.learning_rate_final < 0:
+        problems.append(f"learning_rate_final must be >= 0, got {c.learning_rate_final}")
+    fractions = (
+        "gamma", "epsilon", "epsilon_final", "exploration_fraction", "eval_epsilon",
+        "per_beta", "per_beta_final",
+    )  # fmt: skip
+    for name in fractions:
+        if not 0.0 <= getattr(c, name) <= 1.0:
+            problems.append(f"{name} must lie in [0, 1], got {getattr(c, name)}")
+    if not 0.0 < c.tau <= 1.0:
+        problems.append(f"tau must lie in (0, 1], got {c.tau}")
+    for name in ("per_alpha", "per_eps"):
+        if getattr(c, name) < 0:
+            problems.append(f"{name} must be >= 0, got {getattr(c, name)}")
+    if any(w < 1 for w in c.net_arch):
+        problems.append(f"net_arch widths must be >= 1, got {c.net_arch}")
+    # After learning_starts env steps every sub-env still holds n_step - 1 steps in its n-step
+    # window, so replay holds at least learning_starts - (n_step - 1) * num_envs transitions.
+    needed = c.batch_size + (c.n_step - 1) * num_envs
+    if c.n_step >= 1 and c.learning_starts < needed:
+        problems.append(
+            f"learning_starts must be >= batch_size + (n_step - 1) x num_envs = {c.batch_size} + "
+            f"{c.n_step - 1} x {num_envs} = {needed}, so that the first gradient step finds a "
+            f"full batch in replay; got {c.learning_starts}"
+        )
+    if c.buffer_size < c.batch_size:
+        problems.append(f"buffer_size ({c.buffer_size}) must be >= batch_size ({c.batch_size})")
+    if problems:
+        raise ConfigError("invalid dqn configuration: " + "; ".join(problems))
 
 
 def _share_one_buffer(params: list[torch.Tensor]) -> torch.Tensor:

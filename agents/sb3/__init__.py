@@ -1,0 +1,1 @@
+"""Stable-Baselines3 algorithms behind our agent interface."""

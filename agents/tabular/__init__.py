@@ -1,0 +1,1 @@
+"""Tabular agents: dynamic programming on an exact model, Monte Carlo and TD control."""

@@ -1,0 +1,1 @@
+"""The training job and its command-line front ends: train, evaluate, record."""

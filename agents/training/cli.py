@@ -1,0 +1,350 @@
+"""The command line of the training job: the parser, the listings, and the checks that turn
+arguments into a :class:`Plan` before anything is written.
+
+Every problem is found here, so a bad command exits 2 with a message and leaves no run folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import difflib
+import importlib
+import inspect
+import re
+import typing
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from sige_rl.agents.common import registry
+from sige_rl.agents.common.config import (
+    ConfigError,
+    parse_sets,
+    read_config_file,
+    resolve,
+    tuned_hyperparams,
+    tuned_job_options,
+    without_job_keys,
+)
+from sige_rl.supervised import Run, resolve_device, run_name
+from sige_rl.supervised.checkpoint import CheckpointError
+
+DEFAULT_ENV = "sige/GridWorld-v0"
+DEFAULT_AGENT = "q_learning"
+DEFAULT_STEPS = 20_000
+# What may be given with --resume: everything else is fixed by the run being resumed.
+RESUME_OPTIONS = ("steps", "stretch_schedules", "device", "save_every", "no_progress")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The job's options. Defaults are None so that a given option can be told from an absent
+    one (``--resume`` refuses options that would change the run); :func:`plan` fills them in."""
+    p = argparse.ArgumentParser(
+        prog="train_agent.py",
+        description="Train an agent on an environment; logs, checkpoints and evaluations go to "
+        "<logdir>/<env>/<agent>/<time>_s<seed>/.",
+    )
+    p.add_argument("--env", help=f"Gymnasium env id (default: {DEFAULT_ENV})")
+    p.add_argument("--agent", help=f"agent name (default: {DEFAULT_AGENT})")
+    p.add_argument(
+        "--steps",
+        type=int,
+        help=f"environment steps (default: the tuned entry's n_timesteps, else {DEFAULT_STEPS})",
+    )
+    p.add_argument("--seed", type=int, help="seed of the whole run (default: 0)")
+    p.add_argument("--config", metavar="FILE", help="YAML file of hyperparameters")
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override one hyperparameter (repeatable); wins over --config and tuned values",
+    )
+    p.add_argument("--logdir", help="root of the run folders (default: runs)")
+    p.add_argument(
+        "--eval-every", type=int, metavar="N", help="evaluate every N steps (default: steps/10)"
+    )
+    p.add_argument("--eval-episodes", type=int, metavar="K", help="episodes per evaluation (10)")
+    p.add_argument(
+        "--save-every", type=int, metavar="N", help="checkpoint every N steps (default: steps/10)"
+    )
+    p.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint"
+    )
+    p.add_argument(
+        "--stretch-schedules",
+        action="store_true",
+        default=None,
+        help="with --resume and a larger --steps: lay the epsilon and step-size schedules over "
+        "the new budget (default: keep the run's original schedule horizon)",
+    )
+    p.add_argument("--device", help="auto | cpu | cuda (default: auto)")
+    p.add_argument(
+        "--num-envs",
+        type=int,
+        metavar="N",
+        help="parallel envs, for agents that support them (default: the tuned entry's n_envs, "
+        "else 1)",
+    )
+    p.add_argument(
+        "--list-envs", action="store_true", help="list the environments that can run here and exit"
+    )
+    p.add_argument("--list-agents", action="store_true", help="list the agents and exit")
+    p.add_argument(
+        "--list-hyperparams",
+        action="store_true",
+        help="list the hyperparameters of --agent (defaults, tuned values for --env, docs)",
+    )
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        default=None,
+        help="no progress bar: a log line every 30 s and at each evaluation instead",
+    )
+    return p
+
+
+@dataclass
+class Plan:
+    """Everything the job needs, checked: options recorded in config.yaml, the run folder, the
+    agent class and its config, and for a resume the checkpoint to load."""
+
+    opts: dict[str, Any]
+    run_dir: Path
+    agent_cls: type
+    config: Any
+    checkpoint: Path | None = None
+    checkpoint_step: int | None = None
+    notes: tuple[str, ...] = ()
+
+
+class AlreadyFinished(Exception):
+    """``--resume`` of a run that finished: nothing to do."""
+
+
+# -- listings -----------------------------------------------------------------------------------
+def runnable_envs() -> tuple[list[str], list[tuple[str, str]]]:
+    """Registered ids that ``gym.make`` builds here (ours first), and the others with the reason
+    (a missing optional dependency such as MuJoCo, Box2D or jax)."""
+    ok, missing = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for env_id in list(gym.registry):
+            try:
+                gym.make(env_id).close()
+                ok.append(env_id)
+            except Exception as e:  # each env's own error: missing packages, removed versions
+                missing.append((env_id, str(e).splitlines()[0][:100] or type(e).__name__))
+    ok.sort(key=lambda i: (not i.startswith("sige/"), i))
+    return ok, missing
+
+
+def agent_summary(cls: type) -> str:
+    """The first sentence of an agent's docstring, without reStructuredText markup."""
+    text = " ".join((cls.__doc__ or "").split())
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", text).replace("``", "")
+    match = re.match(r"(.+?[.!?])(\s|$)", text)
+    return match.group(1) if match else text
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring under each field of a config dataclass (and of its bases), read from the
+    source as the class is written."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__[:-1]):
+        try:
+            tree = ast.parse(inspect.getsource(klass))
+        except (OSError, TypeError):
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for node, after in zip(body, body[1:], strict=False):
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
+                docs[node.target.id] = " ".join(after.value.value.split())
+    return docs
+
+
+def hyperparameter_table(agent: str, env_id: str) -> str:
+    """One line per hyperparameter of ``agent``: name, type, default, the tuned value for
+    ``env_id`` where its YAML has one, and the field's documentation."""
+    cls = registry.agent_class(agent)
+    tuned = tuned_hyperparams(agent, env_id)
+    docs = field_docs(cls.Config)
+    hints = typing.get_type_hints(cls.Config)
+    lines = [f"{agent} hyperparameters (tuned values: agents/hyperparams/{agent}.yaml[{env_id}])"]
+    for f in dataclasses.fields(cls.Config):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        kind = getattr(hints[f.name], "__name__", None) or str(hints[f.name])
+        value = f"default {default!r}"
+        if f.name in tuned:
+            value += f", tuned {tuned[f.name]!r}"
+        lines.append(f"  {f.name} ({kind.replace('typing.', '')}): {value}")
+        if f.name in docs:
+            lines.append(f"      {docs[f.name]}")
+    return "\n".join(lines)
+
+
+# -- checks -------------------------------------------------------------------------------------
+def check_env_id(env_id: str) -> str:
+    """Import the ``module:`` part of an id if any and make sure the id is registered. Our own
+    ``sige/`` ids need no prefix: their package is imported by name as a prefix would."""
+    module, sep, name = env_id.rpartition(":")
+    if not sep and name.startswith("sige/") and name not in gym.registry:
+        module, sep = "sige_rl.envs", ":"
+    if sep:
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise ValueError(f"cannot import module {module!r} of env id {env_id!r}: {e}") from e
+    if name not in gym.registry:
+        close = difflib.get_close_matches(name, list(gym.registry), n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise ValueError(f"unknown env {name!r}{hint} (--list-envs shows them all)")
+    return name
+
+
+def positive(name: str, value: int | None) -> None:
+    if value is not None and value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+
+
+def resolve_hyperparams(cls: type, agent: str, env_id: str, config_file: str | None, sets):
+    """dataclass defaults < tuned YAML < ``--config FILE`` < ``--set``. A config file in our
+    env-keyed format (``agents/hyperparams/<agent>.yaml``) contributes the env's entry."""
+    layers = [(f"agents/hyperparams/{agent}.yaml", tuned_hyperparams(agent, env_id))]
+    if config_file:
+        layers.append((config_file, config_file_layer(config_file, env_id)))
+    layers.append(("--set", parse_sets(sets or [])))
+    return resolve(cls.Config, *layers)
+
+
+def config_file_layer(path: str, env_id: str) -> dict[str, Any]:
+    data = read_config_file(path)
+    if data and all(isinstance(v, dict) for v in data.values()):  # keyed by env id
+        if env_id not in data:
+            raise ConfigError(
+                f"config file {path} is keyed by env id and has no entry for {env_id} "
+                f"(it has: {', '.join(data)})"
+            )
+        data = data[env_id]
+    return without_job_keys(data)
+
+
+def plan(args: argparse.Namespace) -> Plan:
+    """Check every argument and decide the run; ``ValueError``, ``ConfigError`` or
+    ``CheckpointError`` with a message on bad input, :class:`AlreadyFinished` for a finished
+    run given to ``--resume``."""
+    for name in ("--steps", "--eval-every", "--save-every", "--eval-episodes", "--num-envs"):
+        positive(name, getattr(args, name[2:].replace("-", "_")))
+    if args.resume:
+        return _plan_resume(args)
+    if args.stretch_schedules:
+        raise ValueError("--stretch-schedules goes with --resume")
+    env_name = args.env or DEFAULT_ENV
+    agent = args.agent or DEFAULT_AGENT
+    env_id = check_env_id(env_name)
+    cls = registry.agent_class(agent)
+    config = resolve_hyperparams(cls, agent, env_id, args.config, args.sets)
+    tuned = tuned_job_options(agent, env_id)
+    steps = args.steps or tuned.get("n_timesteps", DEFAULT_STEPS)
+    seed = 0 if args.seed is None else args.seed
+    opts = {
+        "env": env_name,
+        "agent": agent,
+        "steps": steps,
+        "seed": seed,
+        "eval_every": args.eval_every or max(1, steps // 10),
+        "eval_episodes": args.eval_episodes or 10,
+        "save_every": args.save_every or max(1, steps // 10),
+        "logdir": args.logdir or "runs",
+        "device": resolve_device(args.device or "auto"),
+        "num_envs": args.num_envs or (tuned.get("n_envs", 1) if cls.supports_vector_env else 1),
+        "no_progress": bool(args.no_progress),
+    }
+    config = _apply_device(config, args.device, opts["device"])
+    _check_num_envs(cls, opts)
+    base = Path(opts["logdir"]) / env_id.replace("/", "_") / agent
+    run_dir, n = base / run_name(seed), 1
+    while run_dir.exists():
+        run_dir, n = base / f"{run_name(seed)}-{n}", n + 1
+    return Plan(opts, run_dir, cls, config)
+
+
+def _apply_device(config: Any, asked: str | None, device: str) -> Any:
+    if asked is not None and "device" in {f.name for f in dataclasses.fields(config)}:
+        return dataclasses.replace(config, device=device)
+    return config
+
+
+def _check_num_envs(cls: type, opts: dict[str, Any]) -> None:
+    if opts["num_envs"] > 1 and not cls.supports_vector_env:
+        raise ValueError(f"{opts['agent']} trains on one env; --num-envs must be 1")
+
+
+def _plan_resume(args: argparse.Namespace) -> Plan:
+    run_dir = Path(args.resume)
+    if not (run_dir / "config.yaml").is_file():
+        raise ValueError(f"--resume {run_dir}: not a run folder (no config.yaml)")
+    fixed = [
+        "--set" if name == "sets" else f"--{name.replace('_', '-')}"
+        for name, value in vars(args).items()
+        if value is not None
+        and name not in (*RESUME_OPTIONS, "resume")
+        and not name.startswith("list_")
+    ]
+    if fixed:
+        allowed = ", ".join(f"--{o.replace('_', '-')}" for o in RESUME_OPTIONS)
+        raise ValueError(
+            f"--resume continues {run_dir} as it was configured: {', '.join(fixed)} cannot "
+            f"change it (allowed with --resume: {allowed}); start a new run instead"
+        )
+    saved = Run(run_dir).read_yaml("config.yaml")
+    opts = dict(saved["options"])
+    summary = Run(run_dir).read_json("summary.json") or {}
+    if (run_dir / "final").is_dir() and summary.get("exit_reason") == "finished":
+        done = int(summary.get("steps", opts["steps"]))
+        if args.steps is None or args.steps <= done:
+            raise AlreadyFinished(f"{run_dir} already finished at {done} steps; nothing to resume")
+        raise ValueError(
+            f"{run_dir} already finished at {done} steps: --resume continues interrupted runs "
+            "only, and its final agent stays as it is; train further in a new run"
+        )
+    latest = Run(run_dir).latest_checkpoint()
+    if latest is None:
+        raise ValueError(f"--resume {run_dir}: the run has no checkpoint to resume from")
+    step, checkpoint = latest
+    if args.steps is not None:
+        if args.steps <= step:
+            raise ValueError(
+                f"--steps {args.steps}: the run is already at step {step}; give a larger budget"
+            )
+        opts["steps"] = args.steps
+    if args.save_every is not None:
+        opts["save_every"] = args.save_every
+    opts["no_progress"] = bool(args.no_progress)
+    notes = []
+    if args.device is not None:
+        opts["device"] = resolve_device(args.device)
+        notes.append(f"device: {opts['device']} (was {saved['options']['device']})")
+    opts["stretch_schedules"] = bool(args.stretch_schedules)
+    check_env_id(opts["env"])
+    cls = registry.agent_class(opts["agent"])
+    config = resolve(cls.Config, ("config.yaml", saved["hyperparams"]))
+    config = _apply_device(config, args.device, opts["device"])
+    _check_num_envs(cls, opts)
+    return Plan(opts, run_dir, cls, config, checkpoint, step, tuple(notes))
+
+
+def errors() -> tuple[type[Exception], ...]:
+    """The exceptions that mean bad input (exit 2)."""
+    return (ValueError, ConfigError, CheckpointError, gym.error.Error)

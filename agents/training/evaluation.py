@@ -1,0 +1,142 @@
+"""Measuring a trained agent: returns over seeded episodes, the optimality gap on environments
+with an exact model, and rendered episodes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import gymnasium as gym
+import numpy as np
+
+from sige_rl.agents.tabular.model import (
+    TabularModel,
+    policy_evaluation,
+    start_value,
+    value_iteration,
+)
+
+#: Step cap of one evaluation episode on an env that sets no time limit of its own (Gymnasium's
+#: CliffWalking-v1 has none, and a greedy policy that walks into a wall loops forever).
+DEFAULT_MAX_EPISODE_STEPS = 10_000
+
+
+class Interrupted(Exception):
+    """An evaluation stopped because its ``should_stop`` said so."""
+
+
+class Evaluation(NamedTuple):
+    """Per episode: the return, the length, and whether the step cap cut it."""
+
+    returns: np.ndarray
+    lengths: np.ndarray
+    capped: np.ndarray
+
+
+def episode_step_cap(env: gym.Env) -> int:
+    """The env's own time limit, or :data:`DEFAULT_MAX_EPISODE_STEPS` where it has none."""
+    spec = env.spec
+    limit = spec.max_episode_steps if spec is not None else None
+    return int(limit) if limit else DEFAULT_MAX_EPISODE_STEPS
+
+
+def evaluate(
+    agent: Any,
+    env: gym.Env,
+    episodes: int,
+    seed: int,
+    epsilon: float = 0.0,
+    max_steps: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Evaluation:
+    """Play ``episodes`` episodes of the agent's greedy policy; episode ``i`` starts with
+    ``env.reset(seed=seed + i)``.
+
+    With ``epsilon > 0`` each action is uniformly random with that probability (an evaluation
+    epsilon, as DQN's ``eval_epsilon``), drawn from a generator seeded by ``seed``: evaluations
+    are reproducible and never touch the agent's own generators. An episode is cut after
+    ``max_steps`` (default :func:`episode_step_cap`); ``capped`` says which were. Raises
+    :class:`Interrupted` as soon as ``should_stop()`` is true (checked every step).
+    """
+    cap = episode_step_cap(env) if max_steps is None else int(max_steps)
+    rng = np.random.default_rng([seed, 7])
+    n_actions = env.action_space.n if isinstance(env.action_space, gym.spaces.Discrete) else None
+    if epsilon > 0 and n_actions is None:
+        raise ValueError(
+            f"an evaluation epsilon needs a Discrete action space, got {env.action_space}"
+        )
+    start = getattr(env.action_space, "start", 0)
+    returns, lengths = np.zeros(episodes), np.zeros(episodes, dtype=int)
+    capped = np.zeros(episodes, dtype=bool)
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        done = False
+        while not done:
+            if should_stop is not None and should_stop():
+                raise Interrupted(f"evaluation stopped in episode {i + 1} of {episodes}")
+            if epsilon > 0 and rng.random() < epsilon:
+                action = int(start + rng.integers(n_actions))
+            else:
+                action = agent.act(obs, deterministic=True)
+            obs, r, terminated, truncated, _ = env.step(action)
+            returns[i] += r
+            lengths[i] += 1
+            done = terminated or truncated
+            if not done and lengths[i] >= cap:
+                capped[i] = done = True
+    return Evaluation(returns, lengths, capped)
+
+
+class OptimalityGap:
+    """``V*`` minus the value of the agent's greedy policy, at the start-state distribution.
+
+    ``V*`` is computed once by value iteration on ``env.unwrapped.P``; each call evaluates the
+    greedy policy (``act(states, deterministic=True)``) exactly on the same model.
+    :meth:`for_env` returns None when the env has no model or its observations are not state
+    indices.
+    """
+
+    def __init__(self, model: TabularModel, gamma: float):
+        self.model, self.gamma = model, gamma
+        v_star, _ = value_iteration(model, gamma)
+        self.v_star = start_value(model, v_star)
+
+    @classmethod
+    def for_env(cls, env: gym.Env, gamma: float) -> OptimalityGap | None:
+        if getattr(env.unwrapped, "P", None) is None:
+            return None
+        if not isinstance(env.observation_space, gym.spaces.Discrete):
+            return None
+        return cls(TabularModel.from_env(env), gamma)
+
+    def policy_value(self, agent: Any) -> float:
+        actions = np.asarray(agent.act(np.arange(self.model.n_states), deterministic=True))
+        return start_value(self.model, policy_evaluation(self.model, actions, self.gamma))
+
+    def __call__(self, agent: Any) -> float:
+        return self.v_star - self.policy_value(agent)
+
+
+def record_episode(
+    agent: Any, env: gym.Env, seed: int, max_steps: int | None = None
+) -> tuple[list[np.ndarray], float]:
+    """Frames of one greedy episode on an env made with ``render_mode="rgb_array"``, cut after
+    ``max_steps`` (default :func:`episode_step_cap`)."""
+    cap = episode_step_cap(env) if max_steps is None else int(max_steps)
+    obs, _ = env.reset(seed=seed)
+    frames, total, done, steps = [env.render()], 0.0, False, 0
+    while not done and steps < cap:
+        obs, r, terminated, truncated, _ = env.step(agent.act(obs, deterministic=True))
+        total += r
+        steps += 1
+        frames.append(env.render())
+        done = terminated or truncated
+    return frames, total
+
+
+def write_gif(frames: list[np.ndarray], path: Any, fps: int = 4) -> None:
+    """Save RGB frames as a looping GIF (Pillow)."""
+    from PIL import Image
+
+    images = [Image.fromarray(np.asarray(f, dtype=np.uint8)) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)

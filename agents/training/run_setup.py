@@ -1,0 +1,83 @@
+"""What a run records about itself and the environments it trains and evaluates on."""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from sige_rl.supervised import Run
+
+VERSIONED = ("sige-rl", "gymnasium", "numpy", "torch", "stable-baselines3", "tensorboard")
+
+
+def make_train_env(env_id: str, num_envs: int, cls: type):
+    """A vector env for agents that take one (the native batched env where the id registers
+    one), else a single env."""
+    if not cls.supports_vector_env or num_envs == 1:
+        return gym.make(env_id)  # a vector agent wraps it in its lightest vector env of one
+    spec = gym.spec(env_id.rpartition(":")[2])
+    if spec.vector_entry_point is not None:
+        # Agents reset finished sub-envs with their own seeds (agents/common/episodes.py): a
+        # native vector env serves only if it takes per-env seeds and options["reset_mask"].
+        env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
+        if env.metadata.get("reset_mask", False):
+            return env
+        env.close()
+    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync")
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in VERSIONED:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def record_new_run(run: Run, opts: dict[str, Any], config: Any, command: str) -> None:
+    """config.yaml and the TensorBoard hparams of a new run."""
+    hyperparams = dataclasses.asdict(config)
+    run.write_yaml(
+        "config.yaml",
+        {
+            "options": opts,
+            "hyperparams": hyperparams,
+            "versions": package_versions(),
+            "git_commit": git_commit(),
+            "command": command,
+        },
+    )
+    run.log_hparams(
+        {"env": opts["env"], "agent": opts["agent"], "seed": opts["seed"], **hyperparams},
+        {"eval/mean_return": float("nan")},
+    )
+
+
+def record_resume(run: Run, opts: dict[str, Any], command: str) -> None:
+    """config.yaml of a resumed run: its options as they are now, and how it was resumed."""
+    saved = run.read_yaml("config.yaml")
+    resumed = [*saved.get("resumed_with", []), command]
+    run.write_yaml("config.yaml", {**saved, "options": opts, "resumed_with": resumed})
