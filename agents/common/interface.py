@@ -75,9 +75,9 @@ class Agent(Protocol):
         """Write the agent to the folder ``path`` atomically, pickle-free."""
 
     @classmethod
-    def load(cls, path: str | os.PathLike, env: Any) -> Agent:
-        """Rebuild a saved agent on ``env``; ``CheckpointError`` if the folder is bad or does
-        not fit ``env``."""
+    def load(cls, path: str | os.PathLike, env: Any, **overrides: Any) -> Agent:
+        """Rebuild a saved agent on ``env``; ``overrides`` change config fields as it loads
+        (``device="cpu"``). ``CheckpointError`` if the folder is bad or does not fit ``env``."""
 
 
 def build_config(cls: type, config: Any, overrides: dict[str, Any]) -> Any:
@@ -103,9 +103,12 @@ def checkpoint_meta(agent: Any, **fields: Any) -> dict[str, Any]:
     }
 
 
-def open_checkpoint(cls: type, path: str | os.PathLike) -> tuple[dict, dict, Any]:
+def open_checkpoint(
+    cls: type, path: str | os.PathLike, overrides: dict[str, Any] | None = None
+) -> tuple[dict, dict, Any]:
     """Read the folder ``path`` written by ``cls.save``: ``(meta, arrays, config)``, after
-    checking that it is a checkpoint of ``cls`` in its current format."""
+    checking that it is a checkpoint of ``cls`` in its current format. ``overrides`` change
+    fields of the saved config (checked like any other layer)."""
     meta, arrays = load_state(path)
     if meta.get("agent") != cls.name or meta.get("format") != cls.format_version:
         raise CheckpointError(
@@ -113,11 +116,13 @@ def open_checkpoint(cls: type, path: str | os.PathLike) -> tuple[dict, dict, Any
             f"{meta.get('agent')!r}, format {meta.get('format')!r})"
         )
     try:
-        config = resolve(cls.Config, ("checkpoint", meta["config"]))
+        saved = resolve(cls.Config, ("checkpoint", meta["config"]))
         int(meta["seed"])
     except (KeyError, TypeError, ValueError, ConfigError) as e:
         raise CheckpointError(f"{path}: checkpoint metadata is incomplete or invalid: {e}") from e
-    return meta, arrays, config
+    if not overrides:
+        return meta, arrays, saved
+    return meta, arrays, resolve(cls.Config, ("checkpoint", meta["config"]), ("load", overrides))
 
 
 def restore_counters(agent: Any, meta: dict[str, Any]) -> None:

@@ -71,10 +71,10 @@ def make(name: str, env: gym.Env, seed: int = 0, **overrides: Any):
     return cls(env, seed=seed, config=config)
 
 
-def load(path: str | Path, env: gym.Env):
-    """Load an agent saved with ``agent.save(path)``; ``CheckpointError`` if the folder is not a
-    valid checkpoint or does not fit ``env``. ``meta.json`` names the agent, whose class reads the
-    rest of the folder."""
+def load(path: str | Path, env: gym.Env, **overrides: Any):
+    """Load an agent saved with ``agent.save(path)``, with ``overrides`` of config fields
+    (``device="cpu"``); ``CheckpointError`` if the folder is not a valid checkpoint or does not
+    fit ``env``. ``meta.json`` names the agent, whose class reads the rest of the folder."""
     meta_file = Path(path) / "meta.json"
     try:
         name = json.loads(meta_file.read_text()).get("agent")
@@ -84,4 +84,4 @@ def load(path: str | Path, env: gym.Env):
         ) from e
     if name not in AGENTS:
         raise CheckpointError(f"{path}: unknown agent {name!r} in meta.json")
-    return agent_class(name).load(path, env)
+    return agent_class(name).load(path, env, **overrides)

@@ -371,10 +371,10 @@ class SB3Agent:
         save_state(path, meta, {}, tensors)
 
     @classmethod
-    def load(cls, path: Any, env) -> SB3Agent:
+    def load(cls, path: Any, env, **overrides: Any) -> SB3Agent:
         """Rebuild a saved agent on ``env``; warns that training on will not be exact (see the
         class docstring). ``CheckpointError`` if the folder is bad or does not fit ``env``."""
-        meta, _, config = open_checkpoint(cls, path)
+        meta, _, config = open_checkpoint(cls, path, overrides)
         tensors = load_tensors(path)
         try:
             agent = cls(env, seed=int(meta["seed"]), config=config)

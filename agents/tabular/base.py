@@ -144,9 +144,9 @@ class TabularAgent(Scheduled):
         save_state(path, meta, {"q": self.q, **self.extra_arrays()})
 
     @classmethod
-    def load(cls, path: Any, env: gym.Env):
+    def load(cls, path: Any, env: gym.Env, **overrides: Any):
         """Rebuild a saved agent on ``env``; ``CheckpointError`` if it does not fit."""
-        meta, arrays, config = open_checkpoint(cls, path)
+        meta, arrays, config = open_checkpoint(cls, path, overrides)
         agent = cls(env, seed=int(meta["seed"]), config=config)
         shape = (meta.get("n_states"), meta.get("n_actions"))
         if shape != agent.q.shape:

@@ -120,6 +120,7 @@ class Plan:
     config: Any
     checkpoint: Path | None = None
     checkpoint_step: int | None = None
+    load_overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
 
@@ -280,8 +281,13 @@ def plan(args: argparse.Namespace) -> Plan:
     return Plan(opts, run_dir, cls, config)
 
 
+def _has_device(config_cls: type) -> bool:
+    return "device" in {f.name for f in dataclasses.fields(config_cls)}
+
+
 def _apply_device(config: Any, asked: str | None, device: str) -> Any:
-    if asked is not None and "device" in {f.name for f in dataclasses.fields(config)}:
+    """``--device`` given: it replaces the config's device (agents that have one)."""
+    if asked is not None and _has_device(type(config)):
         return dataclasses.replace(config, device=device)
     return config
 
@@ -341,8 +347,11 @@ def _plan_resume(args: argparse.Namespace) -> Plan:
     cls = registry.agent_class(opts["agent"])
     config = resolve(cls.Config, ("config.yaml", saved["hyperparams"]))
     config = _apply_device(config, args.device, opts["device"])
+    overrides = (
+        {"device": config.device} if args.device is not None and _has_device(cls.Config) else {}
+    )
     _check_num_envs(cls, opts)
-    return Plan(opts, run_dir, cls, config, checkpoint, step, tuple(notes))
+    return Plan(opts, run_dir, cls, config, checkpoint, step, overrides, tuple(notes))
 
 
 def errors() -> tuple[type[Exception], ...]:

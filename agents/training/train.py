@@ -64,8 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         if plan.checkpoint is None:
             agent = plan.agent_cls(env, seed=plan.opts["seed"], config=plan.config)
         else:
-            agent = registry.load(plan.checkpoint, env)
-            agent.config = plan.config  # a --device given on resume
+            agent = registry.load(plan.checkpoint, env, **plan.load_overrides)
             if plan.opts["stretch_schedules"]:
                 agent.schedule_steps = plan.opts["steps"]
     except cli.AlreadyFinished as e:

@@ -4,7 +4,7 @@
 #   bash scripts/gpu/backbones.sh          (PYTHON=... to pick the interpreter)
 set -euo pipefail
 PY=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python)}
-"$PY" -c "import supervised, pytest" 2>/dev/null || "$PY" -m pip install -q -e ".[dev]"
+"$PY" -c "import sige_rl.supervised, pytest" 2>/dev/null || "$PY" -m pip install -q -e ".[dev]"
 "$PY" -c "import torch; assert torch.cuda.is_available(), 'torch sees no CUDA device'"
 
 "$PY" -m pytest -q -m gpu -rs tests/supervised/test_backbones.py
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from supervised.backbones import make_backbone
+from sige_rl.supervised.backbones import make_backbone
 
 space = spaces.Box(0, 255, (4, 84, 84), np.uint8)
 x = torch.randint(0, 256, (256, 4, 84, 84), dtype=torch.uint8)

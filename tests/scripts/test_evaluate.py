@@ -1,3 +1,5 @@
+import importlib.util
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -38,3 +40,23 @@ def test_not_a_run_folder(tmp_path, capsys):
         evaluate_main([str(tmp_path)])
     assert e.value.code == 2
     assert "not a run folder" in capsys.readouterr().err
+
+
+def test_gif_that_cannot_be_drawn_fails_before_evaluating(tmp_path, capsys, monkeypatch):
+    """CartPole draws with pygame: without it, --gif says so at once instead of after the whole
+    evaluation."""
+    if importlib.util.find_spec("pygame") is not None:
+        pytest.skip("pygame is installed: CartPole can render")
+    logdir = tmp_path / "runs"
+    args = ["--env", "CartPole-v1", "--agent", "dqn", "--steps", "300", "--no-progress"]
+    sets = ["--set", "learning_starts=100", "--set", "net_arch=[8]", "--set", "buffer_size=500"]
+    assert train_main([*args, *sets, "--logdir", str(logdir)]) == 0
+    run = next(logdir.glob("*/*/*"))
+    from sige_rl.agents.training import evaluate_cli
+
+    def no_evaluation(*a, **kw):
+        raise AssertionError("evaluated before checking that frames can be drawn")
+
+    monkeypatch.setattr(evaluate_cli, "evaluate", no_evaluation)
+    assert evaluate_main([str(run), "--gif", str(tmp_path / "cart.gif")]) == 1
+    assert "cannot render CartPole-v1 for the GIF" in capsys.readouterr().err

@@ -479,3 +479,25 @@ def test_a_stop_signal_during_a_long_evaluation_stops_within_seconds(tmp_path):
     step, ck = Run(run).latest_checkpoint()
     assert agents.load(ck, env=gym.make("CliffWalking-v1")).num_steps == step
     assert "Resume with:" in out
+
+
+def test_resume_loads_a_dqn_onto_the_device_asked_for(tmp_path, monkeypatch):
+    """--device on resume reaches the agent as it loads (not only config.yaml)."""
+    from sige_rl.agents.common import registry
+
+    run = interrupted_run(
+        tmp_path, "--env", "CartPole-v1", "--agent", "dqn", "--set", "learning_starts=100",
+        "--set", "net_arch=[8]", "--set", "buffer_size=500",
+    )  # fmt: skip
+    seen = {}
+    real_load = registry.load
+
+    def spy(path, env, **overrides):
+        seen.update(overrides)
+        return real_load(path, env, **overrides)
+
+    monkeypatch.setattr(registry, "load", spy)
+    assert main(["--resume", str(run), "--device", "cpu", "--no-progress"]) == 0
+    assert seen == {"device": "cpu"}
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["options"]["device"] == "cpu"
