@@ -11,7 +11,7 @@ import gymnasium as gym
 from sige_rl.envs.gridworld import GridWorld
 from sige_rl.envs.gridworld_vector import GridWorldVectorEnv
 
-__all__ = ["ENV_IDS", "GridWorld", "GridWorldVectorEnv"]
+__all__ = ["ATARI_IDS", "ENV_IDS", "GridWorld", "GridWorldVectorEnv"]
 
 _GRIDWORLD = "sige_rl.envs.gridworld:GridWorld"
 _GRIDWORLD_VECTOR = "sige_rl.envs.gridworld_vector:GridWorldVectorEnv"
@@ -57,4 +57,15 @@ for _env_id, (_kwargs, _max_steps) in _GRIDWORLD_SPECS.items():
             vector_entry_point=_GRIDWORLD_VECTOR,
             kwargs=_kwargs,
             max_episode_steps=_max_steps,
+        )
+
+# Atari games (the atari extra): registered always, ale-py imported only when one is made.
+ATARI_IDS: tuple[str, ...] = ("sige/Breakout-v0", "sige/Pong-v0")
+for _env_id in ATARI_IDS:
+    if _env_id not in gym.registry:
+        gym.register(
+            id=_env_id,
+            entry_point="sige_rl.envs.atari:make_atari_env",
+            vector_entry_point="sige_rl.envs.atari:make_atari_vector_env",
+            kwargs={"game": _env_id.split("/")[1].split("-")[0]},
         )

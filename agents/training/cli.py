@@ -131,16 +131,24 @@ class AlreadyFinished(Exception):
 # -- listings -----------------------------------------------------------------------------------
 def runnable_envs() -> tuple[list[str], list[tuple[str, str]]]:
     """Registered ids that ``gym.make`` builds here (ours first), and the others with the reason
-    (a missing optional dependency such as MuJoCo, Box2D or jax)."""
+    (a missing optional dependency such as MuJoCo, Box2D or jax). One id is built per entry
+    point: ALE registers hundreds of ids on one class, and what it needs is the same for all."""
     ok, missing = [], []
+    tried: dict[str, str | None] = {}  # entry point -> None if it builds, else the reason
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for env_id in list(gym.registry):
-            try:
-                gym.make(env_id).close()
+        for env_id, spec in list(gym.registry.items()):
+            key = str(spec.entry_point)
+            if key not in tried:
+                try:
+                    gym.make(env_id).close()
+                    tried[key] = None
+                except Exception as e:  # each env's own error: missing packages, old versions
+                    tried[key] = str(e).splitlines()[0][:100] or type(e).__name__
+            if tried[key] is None:
                 ok.append(env_id)
-            except Exception as e:  # each env's own error: missing packages, removed versions
-                missing.append((env_id, str(e).splitlines()[0][:100] or type(e).__name__))
+            else:
+                missing.append((env_id, tried[key]))
     ok.sort(key=lambda i: (not i.startswith("sige/"), i))
     return ok, missing
 

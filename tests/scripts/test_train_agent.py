@@ -140,7 +140,8 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, message):
 def test_lists(capsys):
     assert main(["--list-envs"]) == 0
     listed = capsys.readouterr().out.split()
-    assert listed[: len(sige_rl.envs.ENV_IDS)] == sorted(sige_rl.envs.ENV_IDS)
+    ours = [*sige_rl.envs.ENV_IDS, *sige_rl.envs.ATARI_IDS]
+    assert listed[: len(ours)] == sorted(ours)
     assert "FrozenLake-v1" in listed
     assert main(["--list-agents"]) == 0
     assert [line.split()[0] for line in capsys.readouterr().out.splitlines()] == agents.names()
@@ -377,7 +378,9 @@ def test_list_envs_marks_what_cannot_run_here(capsys):
     import gymnasium as gym
 
     assert len(runnable) + len(marked) == len(gym.registry)
-    for env_id in runnable:  # each one listed as runnable can be made
+    # ale-py registers hundreds of ids on one class once imported: make a sample of those
+    ale = [i for i in runnable if str(gym.spec(i).entry_point).startswith("ale_py")]
+    for env_id in [i for i in runnable if i not in ale] + ale[::50]:  # listed: can be made
         gym.make(env_id).close()
     for env_id in ("Ant-v2", "GymV26Environment-v0"):  # removed or needing shimmy: marked
         if env_id in gym.registry:

@@ -1,0 +1,109 @@
+"""Atari preprocessing against Gymnasium's own wrappers (the reference), and each option's effect.
+
+Needs the atari extra (ale-py, opencv-python-headless); skipped without it.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+pytest.importorskip("ale_py")
+pytest.importorskip("cv2")
+
+import sige_rl.envs  # noqa: E402, F401
+from sige_rl.envs.atari import make_atari_env, rom_id  # noqa: E402
+
+
+def reference(game: str, sticky: float, noop_max: int = 30, fire: bool = False):
+    """Gymnasium's AtariPreprocessing + FrameStackObservation, built by hand."""
+    from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
+
+    env = gym.make(f"ALE/{game}-v5", frameskip=1, repeat_action_probability=sticky)
+    return FrameStackObservation(AtariPreprocessing(env, noop_max=noop_max), 4)
+
+
+def play(env, seed: int, actions):
+    out = [env.reset(seed=seed)[0]]
+    for a in actions:
+        obs, r, terminated, truncated, _ = env.step(int(a))
+        out.append((obs, r, terminated, truncated))
+        if terminated or truncated:
+            break
+    return out
+
+
+@pytest.mark.parametrize("env_id", sige_rl.envs.ATARI_IDS)
+def test_registered_ids_give_stacked_84x84_uint8_frames(env_id):
+    env = gym.make(env_id)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (4, 84, 84) and obs.dtype == np.uint8
+    assert env.observation_space.contains(obs)
+    obs, *_ = env.step(env.action_space.sample())
+    assert env.observation_space.contains(obs)
+
+
+def test_equals_gymnasiums_wrappers_frame_for_frame():
+    """Sticky actions on, noop starts on, the same seed and actions: observations, rewards and
+    end flags equal Gymnasium's AtariPreprocessing + FrameStackObservation exactly."""
+    actions = np.random.default_rng(1).integers(0, 6, 400)
+    ours = play(make_atari_env("Pong", fire_reset=False), 3, actions)
+    ref = play(reference("Pong", sticky=0.25), 3, actions)
+    assert len(ours) == len(ref)
+    np.testing.assert_array_equal(ours[0], ref[0])
+    for (o1, *rest1), (o2, *rest2) in zip(ours[1:], ref[1:], strict=True):
+        np.testing.assert_array_equal(o1, o2)
+        assert rest1 == rest2
+
+
+def test_fire_on_reset_presses_fire_once_after_the_reset():
+    """Breakout serves the ball on FIRE: our reset's newest frame is the reference's after reset
+    then FIRE (our stack starts from that frame, as SB3's FireResetEnv under a frame stack)."""
+    ours = make_atari_env("Breakout", noop_max=0, repeat_action_probability=0.0)
+    ref = reference("Breakout", sticky=0.0, noop_max=0)
+    obs, _ = ours.reset(seed=0)
+    ref.reset(seed=0)
+    fired, *_ = ref.step(1)
+    np.testing.assert_array_equal(obs[-1], fired[-1])
+    assert all(np.array_equal(frame, obs[-1]) for frame in obs)
+    assert not np.array_equal(obs[-1], fired[0])  # FIRE changed the screen
+
+
+def test_episodic_life_ends_the_episode_at_the_first_lost_life():
+    env = make_atari_env("Breakout", episodic_life=True, repeat_action_probability=0.0)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(5000):
+        _, _, terminated, truncated, _ = env.step(int(rng.integers(4)))
+        if terminated or truncated:
+            break
+    assert terminated and env.unwrapped.ale.lives() == 4  # one of five lives gone, game on
+
+
+def test_rewards_are_raw_unless_clipped():
+    """Clipping gives the sign of the raw game reward, step for step (Breakout's bricks are
+    worth 1, 4 or 7 points)."""
+    actions = np.random.default_rng(2).integers(0, 4, 1500)
+    raw = play(make_atari_env("Breakout"), 5, actions)
+    clipped = play(make_atari_env("Breakout", clip_rewards=True), 5, actions)
+    raw_r = np.array([step[1] for step in raw[1:]])
+    clipped_r = np.array([step[1] for step in clipped[1:]])
+    assert raw_r.sum() > 0
+    np.testing.assert_array_equal(clipped_r, np.sign(raw_r))
+
+
+def test_unknown_game_names_close_matches():
+    assert rom_id("SpaceInvaders") == rom_id("space_invaders") == "space_invaders"
+    with pytest.raises(ValueError, match="did you mean 'pong'"):
+        make_atari_env("Pongg")
+
+
+def test_vector_entry_point_is_ales_vector_env():
+    from ale_py.vector_env import AtariVectorEnv
+
+    env = gym.make_vec("sige/Pong-v0", num_envs=3, vectorization_mode="vector_entry_point")
+    assert isinstance(env, AtariVectorEnv)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (3, 4, 84, 84) and obs.dtype == np.uint8
+    env.close()
