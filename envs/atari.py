@@ -7,8 +7,9 @@ making an env does.
 The single env is Gymnasium's own wrappers, configured: ``ALE/<Game>-v5`` with ALE's frame skip
 off, then ``AtariPreprocessing`` (noop starts, action repeat with a max over the last two frames,
 84x84 grayscale, optional end of episode on a life loss), an optional FIRE on reset, optional
-reward clipping, and ``FrameStackObservation`` (channels first, uint8). The batched version is
-ale-py's C++ ``AtariVectorEnv`` with the same settings (:func:`make_atari_vector_env`).
+reward clipping, and ``FrameStackObservation`` (channels first, uint8; the stack after a reset
+is padded with zero frames, as ale-py's vector env and SB3's ``VecFrameStack`` do). The batched
+version is ale-py's C++ ``AtariVectorEnv`` with the same settings (:func:`make_atari_vector_env`).
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ def make_atari_env(
         frame_skip: each action repeats this many frames; the observation is the max of the
             last two (flicker).
         screen_size: observations are ``screen_size`` squared, grayscale.
-        frame_stack: the last this many frames, channels first: ``(frame_stack, 84, 84)``.
+        frame_stack: the last this many frames, channels first: ``(frame_stack, 84, 84)``;
+            zero frames before the first.
         episodic_life: a lost life ends the episode (Gymnasium's semantics: the next reset
             starts a new game). Off by default, as Machado et al. 2018 recommend.
         fire_reset: press FIRE after each reset in games whose action 1 is FIRE.
@@ -138,7 +140,7 @@ def make_atari_env(
         env = FireOnReset(env)
     if clip_rewards:
         env = gym.wrappers.TransformReward(env, lambda r: float(np.sign(r)))
-    return FrameStackObservation(env, frame_stack)
+    return FrameStackObservation(env, frame_stack, padding_type="zero")  # as AtariVectorEnv
 
 
 def make_atari_vector_env(
