@@ -5,11 +5,13 @@ and opencv-python-headless for the 84x84 resize). Importing this module does not
 making an env does.
 
 The single env is Gymnasium's own wrappers, configured: ``ALE/<Game>-v5`` with ALE's frame skip
-off, then ``AtariPreprocessing`` (noop starts, action repeat with a max over the last two frames,
-84x84 grayscale, optional end of episode on a life loss), an optional FIRE on reset, optional
-reward clipping, and ``FrameStackObservation`` (channels first, uint8; the stack after a reset
-is padded with zero frames, as ale-py's vector env and SB3's ``VecFrameStack`` do). The batched
-version is ale-py's C++ ``AtariVectorEnv`` with the same settings (:func:`make_atari_vector_env`).
+off, an optional FIRE frame on reset, then ``AtariPreprocessing`` (noop starts, action repeat
+with a max over the last two frames, 84x84 grayscale, optional end of episode on a life loss),
+optional reward clipping, and ``FrameStackObservation`` (channels first, uint8; the stack after
+a reset is padded with zero frames, as ale-py's vector env and SB3's ``VecFrameStack`` do). The
+batched version is ale-py's C++ ``AtariVectorEnv`` with the same settings
+(:func:`make_atari_vector_env`); with sticky actions and noops off the two are equal step for
+step.
 """
 
 from __future__ import annotations
@@ -56,13 +58,16 @@ def rom_id(game: str) -> str:
 
 
 class FireOnReset(gym.Wrapper):
-    """Press FIRE after every reset, for games that wait for it to start (Breakout: the ball is
-    served by FIRE). Applies only where action 1 means FIRE."""
+    """Press FIRE for one frame after every reset, for games that wait for it to start
+    (Breakout serves the ball on FIRE); wraps the raw, frame-skip-1 game, below the frame skip
+    and the noop starts. This is what ale-py's ``AtariVectorEnv`` does (one FIRE frame straight
+    after ``reset_game``); Baselines' and SB3's ``FireResetEnv`` instead take a whole
+    frame-skipped FIRE step, then action 2. Applies only where action 1 means FIRE."""
 
     def reset(self, **kwargs: Any):
         obs, info = self.env.reset(**kwargs)
         obs, _, terminated, truncated, info = self.env.step(1)
-        if terminated or truncated:  # cannot happen in practice; start again if it did
+        if terminated or truncated:  # cannot happen in one frame; start again if it did
             obs, info = self.env.reset(**kwargs)
         return obs, info
 
@@ -98,7 +103,8 @@ def make_atari_env(
             zero frames before the first.
         episodic_life: a lost life ends the episode (Gymnasium's semantics: the next reset
             starts a new game). Off by default, as Machado et al. 2018 recommend.
-        fire_reset: press FIRE after each reset in games whose action 1 is FIRE.
+        fire_reset: press FIRE for one frame after each reset, before the noops, in games whose
+            action 1 is FIRE (as ale-py's vector env does).
         clip_rewards: rewards become their sign. Off by default: the env reports the raw game
             score, and learners clip while training (evaluations stay in game points).
         repeat_action_probability: sticky actions (Machado et al. 2018): 0.25, or 0 for a
@@ -127,6 +133,8 @@ def make_atari_env(
         max_num_frames_per_episode=MAX_FRAMES_PER_EPISODE,
         render_mode=render_mode,
     )
+    if fire_reset and needs_fire(env):
+        env = FireOnReset(env)
     env = AtariPreprocessing(
         env,
         noop_max=noop_max,
@@ -136,8 +144,6 @@ def make_atari_env(
         grayscale_obs=True,
         scale_obs=False,
     )
-    if fire_reset and needs_fire(env):
-        env = FireOnReset(env)
     if clip_rewards:
         env = gym.wrappers.TransformReward(env, lambda r: float(np.sign(r)))
     return FrameStackObservation(env, frame_stack, padding_type="zero")  # as AtariVectorEnv
