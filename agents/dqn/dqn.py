@@ -85,6 +85,9 @@ class DQNConfig:
     """TD loss: Huber (smooth L1, as in the Nature paper) or squared error."""
     max_grad_norm: float = 10.0
     """Gradients are clipped to this global norm."""
+    clip_rewards: bool = False
+    """Learn from the sign of each reward (DQN-Nature on Atari). Episode returns, TensorBoard's
+    ``charts/episodic_return`` and evaluations keep the raw score."""
     backbone: str = "auto"
     """Feature extractor from sige_rl.supervised.backbones: auto, mlp, nature_cnn, impala_cnn."""
     net_arch: list[int] = field(default_factory=lambda: [64, 64])
@@ -312,7 +315,8 @@ class DQN(Scheduled):
             actions = self._epsilon_greedy(self.obs, self.epsilon, self.rng)
             next_obs, rewards, terminated, truncated, _ = env.step(actions)
             self.episodes.record(actions)
-            self.buffer.add(self.obs, actions, rewards, next_obs, terminated, truncated)
+            learned = np.sign(rewards) if c.clip_rewards else rewards
+            self.buffer.add(self.obs, actions, learned, next_obs, terminated, truncated)
             self.num_steps += self.num_envs
             self.episode_returns += rewards
             self.episode_lengths += 1

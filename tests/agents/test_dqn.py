@@ -458,3 +458,42 @@ def test_a_checkpoint_of_8_envs_acts_on_one_but_trains_only_with_8(tmp_path):
     with pytest.raises(CheckpointError, match="trained with 8 envs onto 1"):
         one.learn(2000)
     assert agents.load(tmp_path / "ck", env=vec(8)).learn(900).num_steps == 904
+
+
+class Scores(gym.Env):
+    """Rewards 5, -3, 0, 7 then the end: an episode worth 9 raw points."""
+
+    observation_space = gym.spaces.Box(0.0, 4.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+    REWARDS = (5.0, -3.0, 0.0, 7.0)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.array([0.0], np.float32), {}
+
+    def step(self, action):
+        r = self.REWARDS[self.t]
+        self.t += 1
+        return np.array([self.t], np.float32), r, self.t == 4, False, {}
+
+
+@pytest.mark.parametrize("clip", [False, True])
+def test_reward_clipping_changes_what_is_learned_not_the_score(clip):
+    """With clip_rewards, replay holds sign(r): 1, -1, 0, 1; the episode's return as the agent
+    reports it stays the raw 9 either way."""
+
+    class Returns(Callback):
+        def __init__(self):
+            self.returns = []
+
+        def on_episode(self, agent, episode_return, episode_length):
+            self.returns.append(episode_return)
+
+    seen = Returns()
+    agent = DQN(Scores(), seed=0, clip_rewards=clip, learning_starts=10_000, net_arch=[4])
+    agent.learn(8, callback=seen)
+    assert seen.returns == [9.0, 9.0]
+    stored = agent.buffer.rewards[: agent.buffer.size].tolist()
+    expected = [1.0, -1.0, 0.0, 1.0] if clip else [5.0, -3.0, 0.0, 7.0]
+    assert stored == expected * 2
