@@ -16,6 +16,7 @@ step.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from typing import Any
 
@@ -77,114 +78,116 @@ def needs_fire(env: gym.Env) -> bool:
     return len(meanings) >= 3 and meanings[1] == "FIRE"
 
 
-def make_atari_env(
-    game: str,
-    *,
-    noop_max: int = 30,
-    frame_skip: int = 4,
-    screen_size: int = 84,
-    frame_stack: int = 4,
-    episodic_life: bool = False,
-    fire_reset: bool = True,
-    clip_rewards: bool = False,
-    repeat_action_probability: float = 0.25,
-    full_action_space: bool = False,
-    render_mode: str | None = None,
-) -> gym.Env:
-    """One Atari game with DQN-Nature preprocessing.
+@dataclasses.dataclass(frozen=True)
+class AtariOptions:
+    """The preprocessing of :func:`make_atari_env` and :func:`make_atari_vector_env`, one set of
+    names for both; an unknown name is refused with the valid ones."""
 
-    Args:
-        game: an ALE game, ``"Pong"`` or ``"pong"`` (:func:`game_ids` lists them).
-        noop_max: up to this many no-op actions after a reset (0: none).
-        frame_skip: each action repeats this many frames; the observation is the max of the
-            last two (flicker).
-        screen_size: observations are ``screen_size`` squared, grayscale.
-        frame_stack: the last this many frames, channels first: ``(frame_stack, 84, 84)``;
-            zero frames before the first.
-        episodic_life: a lost life ends the episode (Gymnasium's semantics: the next reset
-            starts a new game). Off by default, as Machado et al. 2018 recommend.
-        fire_reset: press FIRE for one frame after each reset, before the noops, in games whose
-            action 1 is FIRE (as ale-py's vector env does).
-        clip_rewards: rewards become their sign. Off by default: the env reports the raw game
-            score, and learners clip while training (evaluations stay in game points).
-        repeat_action_probability: sticky actions (Machado et al. 2018): 0.25, or 0 for a
-            deterministic game.
-        full_action_space: all 18 actions instead of the game's minimal set.
-        render_mode: ``"rgb_array"`` for frames of the full screen.
-    """
+    noop_max: int = 30
+    """Up to this many no-op frames after a reset (0: none)."""
+    frame_skip: int = 4
+    """Each action repeats this many frames; the observation is the max of the last two."""
+    screen_size: int = 84
+    """Observations are ``screen_size`` squared, grayscale."""
+    frame_stack: int = 4
+    """The last this many frames, channels first, zero frames before the first."""
+    episodic_life: bool = False
+    """A lost life ends the episode. Off by default, as Machado et al. 2018 recommend."""
+    fire_reset: bool = True
+    """Press FIRE for one frame after each reset, before the noops, in games whose action 1 is
+    FIRE (as ale-py's vector env does)."""
+    clip_rewards: bool = False
+    """Rewards become their sign. Off by default: the env reports the raw game score, and
+    learners clip while training (DQN's ``clip_rewards``), so evaluations stay in game points."""
+    repeat_action_probability: float = 0.25
+    """Sticky actions (Machado et al. 2018): 0.25, or 0 for a deterministic game."""
+    full_action_space: bool = False
+    """All 18 actions instead of the game's minimal set."""
+
+    def __post_init__(self) -> None:
+        for name in ("frame_skip", "frame_stack", "screen_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.noop_max < 0:
+            raise ValueError(f"noop_max must be >= 0, got {self.noop_max}")
+        if not 0.0 <= self.repeat_action_probability <= 1.0:
+            raise ValueError(
+                "repeat_action_probability must lie in [0, 1], got "
+                f"{self.repeat_action_probability}"
+            )
+
+    @classmethod
+    def of(cls, options: dict[str, Any]) -> AtariOptions:
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = [k for k in options if k not in names]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(
+                f"unknown Atari option {unknown[0]!r}{hint} (valid: {', '.join(names)})"
+            )
+        return cls(**options)
+
+
+def make_atari_env(game: str, render_mode: str | None = None, **options: Any) -> gym.Env:
+    """One Atari game with DQN-Nature preprocessing: ``game`` is an ALE game, ``"Pong"`` or
+    ``"pong"`` (:func:`game_ids` lists them), ``options`` are :class:`AtariOptions`, and
+    ``render_mode="rgb_array"`` gives frames of the full screen."""
     _ale_py()
+    from ale_py.registration import rom_id_to_name
     from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
 
-    for name, value, low in (("frame_skip", frame_skip, 1), ("frame_stack", frame_stack, 1)):
-        if value < low:
-            raise ValueError(f"{name} must be >= {low}, got {value}")
-    if not 0.0 <= repeat_action_probability <= 1.0:
-        raise ValueError(
-            f"repeat_action_probability must lie in [0, 1], got {repeat_action_probability}"
-        )
-    rom = rom_id(game)
-    from ale_py.registration import rom_id_to_name
-
+    o = AtariOptions.of(options)
     env = gym.make(
-        f"ALE/{rom_id_to_name(rom)}-v5",
+        f"ALE/{rom_id_to_name(rom_id(game))}-v5",
         frameskip=1,  # AtariPreprocessing repeats actions and max-pools itself
-        repeat_action_probability=repeat_action_probability,
-        full_action_space=full_action_space,
+        repeat_action_probability=o.repeat_action_probability,
+        full_action_space=o.full_action_space,
         max_num_frames_per_episode=MAX_FRAMES_PER_EPISODE,
         render_mode=render_mode,
     )
-    if fire_reset and needs_fire(env):
+    if o.fire_reset and needs_fire(env):
         env = FireOnReset(env)
     env = AtariPreprocessing(
         env,
-        noop_max=noop_max,
-        frame_skip=frame_skip,
-        screen_size=screen_size,
-        terminal_on_life_loss=episodic_life,
+        noop_max=o.noop_max,
+        frame_skip=o.frame_skip,
+        screen_size=o.screen_size,
+        terminal_on_life_loss=o.episodic_life,
         grayscale_obs=True,
         scale_obs=False,
     )
-    if clip_rewards:
+    if o.clip_rewards:
         env = gym.wrappers.TransformReward(env, lambda r: float(np.sign(r)))
-    return FrameStackObservation(env, frame_stack, padding_type="zero")  # as AtariVectorEnv
+    return FrameStackObservation(env, o.frame_stack, padding_type="zero")  # as AtariVectorEnv
 
 
 def make_atari_vector_env(
-    game: str,
-    num_envs: int,
-    *,
-    noop_max: int = 30,
-    frame_skip: int = 4,
-    screen_size: int = 84,
-    frame_stack: int = 4,
-    episodic_life: bool = False,
-    fire_reset: bool = True,
-    clip_rewards: bool = False,
-    repeat_action_probability: float = 0.25,
-    full_action_space: bool = False,
-    **vector_kwargs: Any,
+    game: str, num_envs: int, num_threads: int = 0, batch_size: int = 0, **options: Any
 ) -> gym.vector.VectorEnv:
-    """ale-py's C++ ``AtariVectorEnv`` configured as :func:`make_atari_env` (the
-    ``vector_entry_point`` of ``sige/<Game>-v0``); ``vector_kwargs`` go to it as they are
-    (``num_threads``, ``batch_size`` ...)."""
+    """ale-py's C++ ``AtariVectorEnv`` configured by the same :class:`AtariOptions` as
+    :func:`make_atari_env` (the ``vector_entry_point`` of ``sige/<Game>-v0``). ``num_threads``
+    (0: one per env, up to the cores) and ``batch_size`` (0: all envs) are ale-py's own."""
     _ale_py()
     from ale_py.vector_env import AtariVectorEnv
 
+    o = AtariOptions.of(options)
     return AtariVectorEnv(
         game=rom_id(game),
         num_envs=num_envs,
-        noop_max=noop_max,
-        frameskip=frame_skip,
-        img_height=screen_size,
-        img_width=screen_size,
+        noop_max=o.noop_max,
+        frameskip=o.frame_skip,
+        img_height=o.screen_size,
+        img_width=o.screen_size,
         grayscale=True,
-        stack_num=frame_stack,
+        stack_num=o.frame_stack,
         maxpool=True,
-        episodic_life=episodic_life,
-        use_fire_reset=fire_reset,
-        reward_clipping=clip_rewards,
-        repeat_action_probability=repeat_action_probability,
-        full_action_space=full_action_space,
+        episodic_life=o.episodic_life,
+        use_fire_reset=o.fire_reset,
+        reward_clipping=o.clip_rewards,
+        repeat_action_probability=o.repeat_action_probability,
+        full_action_space=o.full_action_space,
         max_num_frames_per_episode=MAX_FRAMES_PER_EPISODE,
-        **vector_kwargs,
+        num_threads=num_threads,
+        batch_size=batch_size,
     )

@@ -121,8 +121,17 @@ def test_vector_env_equals_the_single_env_where_both_are_deterministic(game, fir
 def test_vector_entry_point_is_ales_vector_env():
     from ale_py.vector_env import AtariVectorEnv
 
-    env = gym.make_vec("sige/Pong-v0", num_envs=3, vectorization_mode="vector_entry_point")
+    env = gym.make_vec(
+        "sige/Pong-v0", num_envs=3, vectorization_mode="vector_entry_point", num_threads=1
+    )
     assert isinstance(env, AtariVectorEnv)
     obs, _ = env.reset(seed=0)
     assert obs.shape == (3, 4, 84, 84) and obs.dtype == np.uint8
     env.close()
+
+
+def test_unknown_or_bad_options_are_refused_with_what_is_allowed():
+    with pytest.raises(ValueError, match="did you mean 'noop_max'"):
+        make_atari_env("Pong", noops_max=5)
+    with pytest.raises(ValueError, match=r"repeat_action_probability must lie in \[0, 1\]"):
+        gym.make("sige/Pong-v0", repeat_action_probability=1.5)
