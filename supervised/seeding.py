@@ -28,11 +28,10 @@ class GlobalRNGStreams:
     CPU generator (network initialisation, dropout) and, with ``python_and_numpy=True``,
     Python's ``random`` and NumPy's legacy global generator (Stable-Baselines3).
 
-    ``with streams:`` swaps these states in; on exit it keeps what the code inside drew up to and
-    puts the caller's states back, so the caller's generators are never reseeded or advanced.
-    :meth:`capture` adopts whatever the globals hold now (after a library seeded them itself) and
-    restores the states found at the block's start. ``state_dict`` / ``load_state_dict`` make the
-    streams part of a checkpoint.
+    ``with streams:`` swaps these states in; on exit it keeps what the globals hold then (what
+    the code inside drew up to, or how a library inside seeded them) and puts the caller's states
+    back, so the caller's generators are never reseeded or advanced. ``state_dict`` /
+    ``load_state_dict`` make the streams part of a checkpoint.
     """
 
     def __init__(self, seed: int, python_and_numpy: bool = False):
@@ -57,10 +56,6 @@ class GlobalRNGStreams:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.capture()
-
-    def capture(self) -> None:
-        """Adopt the global states as this stream's, then put back the caller's."""
         import torch
 
         self.torch, python, numpy = self._read()

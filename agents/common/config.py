@@ -41,7 +41,7 @@ def tuned_entry(agent_name: str, env_id: str) -> dict[str, Any]:
 
 def tuned_hyperparams(agent_name: str, env_id: str) -> dict[str, Any]:
     """The tuned hyperparameters for ``env_id`` (the entry less :data:`JOB_KEYS`)."""
-    return {k: v for k, v in tuned_entry(agent_name, env_id).items() if k not in JOB_KEYS}
+    return without_job_keys(tuned_entry(agent_name, env_id))
 
 
 def tuned_job_options(agent_name: str, env_id: str) -> dict[str, int]:

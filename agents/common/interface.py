@@ -50,6 +50,7 @@ class Agent(Protocol):
 
     name: ClassVar[str]
     Config: ClassVar[type]
+    format_version: ClassVar[int]
     supports_vector_env: ClassVar[bool]
     config: Any
     seed: int

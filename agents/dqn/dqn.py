@@ -190,10 +190,8 @@ class DQN(Scheduled):
         # into its views, and clipping and the optimizer each see one tensor instead of six
         # (Adam's per-parameter bookkeeping in Python cost more than its fused kernel).
         self._q_flat.grad = self._q_flat_grad = torch.zeros_like(self._q_flat)
-        offset = 0
-        for p in self._q_params:
-            p.grad = self._q_flat_grad[offset : offset + p.numel()].view_as(p)
-            offset += p.numel()
+        for p, view in zip(self._q_params, _views(self._q_flat_grad, self._q_params), strict=True):
+            p.grad = view
         self._target_flat = _share_one_buffer(list(self.target.parameters()))
         self._target_flat.copy_(self._q_flat)
         # Target updates due but not yet applied (see _catch_up_target).
@@ -224,9 +222,9 @@ class DQN(Scheduled):
         )
         self.rng = np.random.default_rng(seed)
         self.episodes = EpisodeLog(self.num_envs)
-        # False after loading a checkpoint trained with another number of envs: the networks
-        # act, but replay and the sub-envs' episodes could not be restored for training on.
-        self.resumable = True
+        # Another number after loading a checkpoint trained with other envs: the networks act,
+        # but replay and the sub-envs' episodes could not be restored for training on.
+        self.trained_num_envs = self.num_envs
         self.obs: np.ndarray | None = None
         self.episode_returns = np.zeros(self.num_envs)
         self.episode_lengths = np.zeros(self.num_envs, dtype=np.int64)
@@ -291,11 +289,11 @@ class DQN(Scheduled):
     def learn(self, total_steps: int, run: Any = None, callback: Callback | None = None):
         """Train until ``num_steps`` reaches ``total_steps`` or ``callback.at_safe_point``
         returns False (every vector step is a safe point). Returns ``self``."""
-        if not self.resumable:
+        if self.trained_num_envs != self.num_envs:
             raise CheckpointError(
-                f"this agent was loaded from a checkpoint trained with {self._saved_num_envs} "
+                f"this agent was loaded from a checkpoint trained with {self.trained_num_envs} "
                 f"envs onto {self.num_envs}: it can act and be evaluated, but training on needs "
-                f"the replay buffer and episodes of {self._saved_num_envs} envs; load it with as "
+                f"the replay buffer and episodes of {self.trained_num_envs} envs; load it with as "
                 "many"
             )
         self.total_steps = int(total_steps)
@@ -465,12 +463,10 @@ class DQN(Scheduled):
             agent.num_updates = int(meta["num_updates"])
             agent._target_lag = int(meta["target_lag"])
             agent.rng.bit_generator.state = meta["rng"]
-            same_envs = int(meta["num_envs"]) == agent.num_envs
+            agent.trained_num_envs = int(meta["num_envs"])
         except (KeyError, TypeError, ConfigError, RuntimeError, ValueError) as e:
             raise CheckpointError(f"{path} does not fit this env or agent: {e}") from e
-        if not same_envs:
-            agent.resumable = False
-            agent._saved_num_envs = int(meta["num_envs"])
+        if agent.trained_num_envs != agent.num_envs:
             return agent
         try:
             agent.buffer.load_state_dict(
@@ -490,11 +486,10 @@ class DQN(Scheduled):
 def check_config(c: DQNConfig, num_envs: int) -> None:
     """Refuse, when the agent is built, a configuration that would fail or do nothing mid-run."""
     problems = []
-    for name in ("batch_size", "buffer_size", "train_freq", "gradient_steps", "n_step"):
+    sizes = ("batch_size", "buffer_size", "train_freq", "gradient_steps", "n_step")
+    for name in (*sizes, "target_update_interval"):
         if getattr(c, name) < 1:
             problems.append(f"{name} must be >= 1, got {getattr(c, name)}")
-    if c.target_update_interval < 1:
-        problems.append(f"target_update_interval must be >= 1, got {c.target_update_interval}")
     if c.learning_starts < 0:
         problems.append(f"learning_starts must be >= 0, got {c.learning_starts}")
     for name in ("learning_rate", "max_grad_norm"):
@@ -531,13 +526,20 @@ def check_config(c: DQNConfig, num_envs: int) -> None:
         raise ConfigError("invalid dqn configuration: " + "; ".join(problems))
 
 
+def _views(flat: torch.Tensor, like: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Consecutive views of ``flat`` shaped as the tensors of ``like``."""
+    out, offset = [], 0
+    for t in like:
+        out.append(flat[offset : offset + t.numel()].view_as(t))
+        offset += t.numel()
+    return out
+
+
 def _share_one_buffer(params: list[torch.Tensor]) -> torch.Tensor:
     """Move ``params`` into one contiguous buffer (each becomes a view of it); return it."""
     flat = torch.cat([p.detach().reshape(-1) for p in params])
-    offset = 0
-    for p in params:
-        p.data = flat[offset : offset + p.numel()].view_as(p)
-        offset += p.numel()
+    for p, view in zip(params, _views(flat, params), strict=True):
+        p.data = view
     return flat
 
 

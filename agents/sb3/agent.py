@@ -319,8 +319,11 @@ class SB3Agent:
     def act(self, obs: Any, deterministic: bool = True) -> Any:
         """Action for one observation (an int for a ``Discrete`` action space) or a batch:
         the policy's most likely action, or a sample of it with ``deterministic=False``."""
-        with self.rngs:
-            actions, _ = self.model.predict(obs, deterministic=deterministic)
+        if deterministic:  # the most likely action draws from no generator
+            actions, _ = self.model.predict(obs, deterministic=True)
+        else:
+            with self.rngs:
+                actions, _ = self.model.predict(obs, deterministic=False)
         if np.ndim(actions) == 0 and isinstance(self.model.action_space, gym.spaces.Discrete):
             return int(actions)
         return actions

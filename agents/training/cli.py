@@ -322,9 +322,10 @@ def _plan_resume(args: argparse.Namespace) -> Plan:
             f"--resume continues {run_dir} as it was configured: {', '.join(fixed)} cannot "
             f"change it (allowed with --resume: {allowed}); start a new run instead"
         )
-    saved = Run(run_dir).read_yaml("config.yaml")
+    run = Run(run_dir)
+    saved = run.read_yaml("config.yaml")
     opts = dict(saved["options"])
-    summary = Run(run_dir).read_json("summary.json") or {}
+    summary = run.read_json("summary.json") or {}
     if (run_dir / "final").is_dir() and summary.get("exit_reason") == "finished":
         done = int(summary.get("steps", opts["steps"]))
         if args.steps is None or args.steps <= done:
@@ -333,7 +334,7 @@ def _plan_resume(args: argparse.Namespace) -> Plan:
             f"{run_dir} already finished at {done} steps: --resume continues interrupted runs "
             "only, and its final agent stays as it is; train further in a new run"
         )
-    latest = Run(run_dir).latest_checkpoint()
+    latest = run.latest_checkpoint()
     if latest is None:
         raise ValueError(f"--resume {run_dir}: the run has no checkpoint to resume from")
     step, checkpoint = latest

@@ -175,7 +175,7 @@ class Trainer(Callback):
 
     def _log(self, agent, force: bool = False) -> None:
         now = time.perf_counter()
-        if self.bar is not None or (not force and now - self._last_log < LOG_EVERY_S):
+        if not force and now - self._last_log < LOG_EVERY_S:
             return
         self._last_log = now
         n, total = agent.num_steps, self.opts["steps"]

@@ -405,7 +405,12 @@ def test_prioritized_loss_weights_priorities_and_beta():
         indices=np.array([7, 3, 11, 5]),
     )
     seen = {}
-    agent.buffer.sample = lambda n, rng, beta: seen.setdefault("beta", beta) and batch
+
+    def sample(n, rng, beta):
+        seen["beta"] = beta
+        return batch
+
+    agent.buffer.sample = sample
     agent.buffer.update_priorities = lambda idx, td: seen.update(idx=idx, td=td)
     agent.schedule_steps, agent.num_steps = 1000, 250
     with torch.no_grad():
