@@ -11,7 +11,7 @@ import gymnasium as gym
 from sige_rl.envs.gridworld import GridWorld
 from sige_rl.envs.gridworld_vector import GridWorldVectorEnv
 
-__all__ = ["ATARI_IDS", "ENV_IDS", "GridWorld", "GridWorldVectorEnv"]
+__all__ = ["ATARI_IDS", "ENV_IDS", "MINATAR_IDS", "GridWorld", "GridWorldVectorEnv"]
 
 _GRIDWORLD = "sige_rl.envs.gridworld:GridWorld"
 _GRIDWORLD_VECTOR = "sige_rl.envs.gridworld_vector:GridWorldVectorEnv"
@@ -68,4 +68,16 @@ for _env_id in ATARI_IDS:
             entry_point="sige_rl.envs.atari:make_atari_env",
             vector_entry_point="sige_rl.envs.atari:make_atari_vector_env",
             kwargs={"game": _env_id.split("/")[1].split("-")[0]},
+        )
+
+# MinAtar's 10x10 games (the atari extra): sige/MinAtarBreakout-v0 and so on.
+MINATAR_IDS: tuple[str, ...] = tuple(
+    f"sige/MinAtar{g}-v0" for g in ("Asterix", "Breakout", "Freeway", "Seaquest", "SpaceInvaders")
+)
+for _env_id in MINATAR_IDS:
+    if _env_id not in gym.registry:
+        gym.register(
+            id=_env_id,
+            entry_point="sige_rl.envs.minatar:make_minatar_env",
+            kwargs={"game": _env_id.split("/")[1].split("-")[0].removeprefix("MinAtar")},
         )

@@ -159,20 +159,50 @@ def make_atari_env(game: str, render_mode: str | None = None, **options: Any) ->
     )
     if o.clip_rewards:
         env = gym.wrappers.TransformReward(env, lambda r: float(np.sign(r)))
-    return FrameStackObservation(env, o.frame_stack, padding_type="zero")  # as AtariVectorEnv
+    env = FrameStackObservation(env, o.frame_stack, padding_type="zero")  # as AtariVectorEnv
+    env.metadata = {**env.metadata, "frame_stack": o.frame_stack}
+    return env
+
+
+class AtariVectorSeeds(gym.vector.VectorWrapper):
+    """ale-py's ``AtariVectorEnv`` taking seeds as Gymnasium's vector envs do.
+
+    ``reset(seed=...)`` accepts an int (sub-env ``i`` gets ``seed + i``, masked or not) or a list
+    of ``num_envs`` seeds or Nones, with ``options={"reset_mask": mask}`` resetting only the
+    masked sub-envs; ale-py itself wants an array of one seed per sub-env being reset. The
+    metadata says so (``reset_mask``), and that observations are stacks of ``frame_stack``
+    frames (which lets replay store each frame once).
+    """
+
+    def __init__(self, env: gym.vector.VectorEnv, frame_stack: int):
+        super().__init__(env)
+        self.metadata = {**env.metadata, "reset_mask": True, "frame_stack": frame_stack}
+
+    def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None):
+        mask = None if options is None else options.get("reset_mask")
+        chosen = np.arange(self.num_envs) if mask is None else np.flatnonzero(mask)
+        if isinstance(seed, (int, np.integer)):
+            seed = [int(seed) + i for i in range(self.num_envs)]
+        if seed is not None:
+            if len(seed) != self.num_envs:
+                raise ValueError(f"seed list must have length num_envs={self.num_envs}")
+            # ale-py's -1 means "no new seed", as None does here.
+            seed = np.array([-1 if seed[i] is None else int(seed[i]) for i in chosen])
+        return self.env.reset(seed=seed, options=options)
 
 
 def make_atari_vector_env(
     game: str, num_envs: int, num_threads: int = 0, batch_size: int = 0, **options: Any
 ) -> gym.vector.VectorEnv:
     """ale-py's C++ ``AtariVectorEnv`` configured by the same :class:`AtariOptions` as
-    :func:`make_atari_env` (the ``vector_entry_point`` of ``sige/<Game>-v0``). ``num_threads``
+    :func:`make_atari_env` (the ``vector_entry_point`` of ``sige/<Game>-v0``), seeded the
+    Gymnasium way (:class:`AtariVectorSeeds`; ``.unwrapped`` is ale-py's env). ``num_threads``
     (0: one per env, up to the cores) and ``batch_size`` (0: all envs) are ale-py's own."""
     _ale_py()
     from ale_py.vector_env import AtariVectorEnv
 
     o = AtariOptions.of(options)
-    return AtariVectorEnv(
+    vector = AtariVectorEnv(
         game=rom_id(game),
         num_envs=num_envs,
         noop_max=o.noop_max,
@@ -191,3 +221,4 @@ def make_atari_vector_env(
         num_threads=num_threads,
         batch_size=batch_size,
     )
+    return AtariVectorSeeds(vector, o.frame_stack)

@@ -219,6 +219,32 @@ class ImpalaCNN(nn.Module):
         return self.head(self.convs(x))
 
 
+class MinAtarCNN(nn.Module):
+    """The network of MinAtar's DQN baseline (Young & Tian 2019,
+    https://arxiv.org/abs/1903.03176): conv 16 3x3 s1, then Linear 128, ReLU, for 10x10 grids
+    and other small images.
+
+    Args:
+        in_shape: ``(C, H, W)``, at least 3x3.
+        channels: filters of the convolution.
+        features_dim: width of the final layer, ``out_dim``.
+    """
+
+    def __init__(self, in_shape: Sequence[int], channels: int = 16, features_dim: int = 128):
+        super().__init__()
+        c, h, w = in_shape
+        if min(h, w) < 3:
+            raise ValueError(f"minatar_cnn needs images of at least 3x3, got {h}x{w}")
+        self.convs = nn.Sequential(nn.Conv2d(c, channels, 3, stride=1), nn.ReLU(), nn.Flatten())
+        self.head = nn.Sequential(
+            nn.Linear(flat_size(self.convs, in_shape), features_dim), nn.ReLU()
+        )
+        self.out_dim = features_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.convs(x))
+
+
 def flat_size(convs: nn.Module, in_shape: Sequence[int]) -> int:
     """Width of ``convs``' flattened output for one ``in_shape`` input, by a dry run."""
     with torch.no_grad():
@@ -245,21 +271,30 @@ def vector_input(space: gym.spaces.Space) -> nn.Module:
     raise ValueError(f"mlp reads Box, Discrete or MultiBinary observations; got {space}")
 
 
-BODIES: dict[str, type[nn.Module]] = {"mlp": MLP, "nature_cnn": NatureCNN, "impala_cnn": ImpalaCNN}
+BODIES: dict[str, type[nn.Module]] = {
+    "mlp": MLP,
+    "nature_cnn": NatureCNN,
+    "impala_cnn": ImpalaCNN,
+    "minatar_cnn": MinAtarCNN,
+}
 BACKBONES = (*BODIES, "auto")
 
 
 def make_backbone(name: str, obs_space: gym.spaces.Space, **kw) -> Backbone:
     """Build backbone ``name`` (one of ``BACKBONES``) reading ``obs_space``; ``kw`` go to its body.
 
-    ``"auto"`` is ``nature_cnn`` for image (3-D Box) spaces and ``mlp`` otherwise.
+    ``"auto"`` is ``nature_cnn`` for image (3-D Box) spaces of at least 36x36, ``minatar_cnn``
+    for smaller images, and ``mlp`` otherwise.
     """
     if name not in BACKBONES:
         close = difflib.get_close_matches(name, BACKBONES, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise ValueError(f"unknown backbone {name!r}; {hint}allowed: {', '.join(BACKBONES)}")
     if name == "auto":
-        name = "nature_cnn" if is_image_space(obs_space) else "mlp"
+        if not is_image_space(obs_space):
+            name = "mlp"
+        else:
+            name = "nature_cnn" if min(ImageInput(obs_space).shape[1:]) >= 36 else "minatar_cnn"
     if name == "mlp":
         adapter = vector_input(obs_space)
         return Backbone(adapter, MLP(adapter.out_dim, **kw))

@@ -101,15 +101,7 @@ class ReplayBuffer:
         alpha: float = 0.6,
         priority_eps: float = 1e-6,
     ) -> None:
-        for name, value in (("capacity", capacity), ("num_envs", num_envs), ("n_step", n_step)):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if not 0.0 <= gamma <= 1.0:
-            raise ValueError(f"gamma must lie in [0, 1], got {gamma!r}")
-        if alpha < 0:
-            raise ValueError(f"alpha must be >= 0, got {alpha!r}")
-        if priority_eps < 0:
-            raise ValueError(f"priority_eps must be >= 0, got {priority_eps!r}")
+        validate_common(capacity, num_envs, n_step, gamma, alpha, priority_eps)
         self.capacity = int(capacity)
         self.obs_shape = tuple(int(d) for d in obs_shape)
         self.obs_dtype = np.dtype(obs_dtype)
@@ -355,29 +347,49 @@ class ReplayBuffer:
         self.size = min(self.size + count, self.capacity)
 
     def _check_obs(self, name: str, value: np.ndarray) -> np.ndarray:
-        expected = (self.num_envs, *self.obs_shape)
-        if type(value) is np.ndarray and value.dtype == self.obs_dtype and value.shape == expected:
-            return value  # the usual case, decided without the slower checks below
-        value = np.asarray(value)
-        if value.shape != expected:
-            raise ValueError(
-                f"{name} has shape {value.shape}, expected {expected} (num_envs, *obs_shape)"
-            )
-        if not np.can_cast(value.dtype, self.obs_dtype, casting="same_kind"):
-            raise ValueError(
-                f"{name} has dtype {value.dtype}, which the buffer's {self.obs_dtype} cannot hold"
-            )
-        return value
+        return check_obs(name, value, (self.num_envs, *self.obs_shape), self.obs_dtype)
 
-    def _check_vector(self, name: str, value: np.ndarray, kind: type, kind_name: str) -> np.ndarray:
-        usual = type(value) is np.ndarray and value.shape == self._vector_shape
-        if usual and value.dtype.type in _SCALAR_TYPES[kind]:  # decided without issubdtype
-            return value
-        value = np.asarray(value)
-        if value.shape != (self.num_envs,):
-            raise ValueError(
-                f"{name} has shape {value.shape}, expected ({self.num_envs},): one per env"
-            )
-        if not np.issubdtype(value.dtype, kind):
-            raise ValueError(f"{name} has dtype {value.dtype}, expected {kind_name}")
+    def _check_vector(self, name: str, value: np.ndarray, kind: type, kind_name: str):
+        return check_vector(name, value, kind, kind_name, self._vector_shape)
+
+
+def validate_common(capacity, num_envs, n_step, gamma, alpha, priority_eps) -> None:
+    """The argument checks every replay buffer shares."""
+    for name, value in (("capacity", capacity), ("num_envs", num_envs), ("n_step", n_step)):
+        if int(value) != value or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"gamma must lie in [0, 1], got {gamma!r}")
+    if alpha < 0:
+        raise ValueError(f"alpha must be >= 0, got {alpha!r}")
+    if priority_eps < 0:
+        raise ValueError(f"priority_eps must be >= 0, got {priority_eps!r}")
+
+
+def check_obs(name: str, value: np.ndarray, expected: tuple, dtype: np.dtype) -> np.ndarray:
+    """``value`` as a ``(num_envs, *obs_shape)`` array the buffer's dtype can hold."""
+    if type(value) is np.ndarray and value.dtype == dtype and value.shape == expected:
+        return value  # the usual case, decided without the slower checks below
+    value = np.asarray(value)
+    if value.shape != expected:
+        raise ValueError(
+            f"{name} has shape {value.shape}, expected {expected} (num_envs, *obs_shape)"
+        )
+    if not np.can_cast(value.dtype, dtype, casting="same_kind"):
+        raise ValueError(f"{name} has dtype {value.dtype}, which the buffer's {dtype} cannot hold")
+    return value
+
+
+def check_vector(
+    name: str, value: np.ndarray, kind: type, kind_name: str, shape: tuple
+) -> np.ndarray:
+    """``value`` as one number of ``kind`` per env."""
+    usual = type(value) is np.ndarray and value.shape == shape
+    if usual and value.dtype.type in _SCALAR_TYPES[kind]:  # decided without issubdtype
         return value
+    value = np.asarray(value)
+    if value.shape != shape:
+        raise ValueError(f"{name} has shape {value.shape}, expected {shape}: one per env")
+    if not np.issubdtype(value.dtype, kind):
+        raise ValueError(f"{name} has dtype {value.dtype}, expected {kind_name}")
+    return value

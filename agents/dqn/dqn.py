@@ -20,6 +20,7 @@ transition ever crosses an episode boundary (see :mod:`sige_rl.agents.common.epi
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -31,6 +32,7 @@ from torch import nn
 
 from sige_rl.agents.common.config import ConfigError
 from sige_rl.agents.common.episodes import EpisodeLog
+from sige_rl.agents.common.frame_replay import FrameReplayBuffer
 from sige_rl.agents.common.interface import (
     Callback,
     build_config,
@@ -88,8 +90,20 @@ class DQNConfig:
     clip_rewards: bool = False
     """Learn from the sign of each reward (DQN-Nature on Atari). Episode returns, TensorBoard's
     ``charts/episodic_return`` and evaluations keep the raw score."""
+    terminal_on_life_loss: bool = False
+    """Learn as if a lost life ended the episode (no bootstrapping past it; DQN-Nature's
+    "episodic life"), while the game goes on: episodes, returns and evaluations are whole games
+    over all lives. Needs ``info["lives"]`` (Atari)."""
+    replay: Literal["auto", "transitions", "frames"] = "auto"
+    """``frames`` stores each frame of stacked observations once (FrameReplayBuffer, about 7 KB
+    a transition on Atari instead of 56 KB); ``transitions`` stores whole observations; ``auto``
+    takes frames where the env's metadata declares a ``frame_stack``."""
+    checkpoint_replay: bool = True
+    """Save the replay buffer in checkpoints (a 1M-transition Atari buffer is about 7 GB). Without
+    it a resumed run refills replay for ``learning_starts`` steps and is no longer exact."""
     backbone: str = "auto"
-    """Feature extractor from sige_rl.supervised.backbones: auto, mlp, nature_cnn, impala_cnn."""
+    """Feature extractor from sige_rl.supervised.backbones: auto (a CNN for images: nature_cnn
+    from 36x36 up, minatar_cnn below; else mlp), mlp, nature_cnn, impala_cnn, minatar_cnn."""
     net_arch: list[int] = field(default_factory=lambda: [64, 64])
     """Hidden widths of the MLP backbone."""
     activation: str = "relu"
@@ -209,7 +223,7 @@ class DQN(Scheduled):
         else:
             self.optimizer = torch.optim.RMSprop([self._q_flat], lr=c.learning_rate, foreach=True)
 
-        self.buffer = ReplayBuffer(
+        self.buffer = self._replay_class(c.replay, self.env)(
             c.buffer_size,
             obs_space.shape,
             obs_space.dtype,
@@ -226,6 +240,11 @@ class DQN(Scheduled):
         # but replay and the sub-envs' episodes could not be restored for training on.
         self.trained_num_envs = self.num_envs
         self.obs: np.ndarray | None = None
+        # Lives left per sub-env (terminal_on_life_loss); -1 where the env reports none.
+        self.lives = np.full(self.num_envs, -1, dtype=np.int64)
+        # Gradient steps start once num_steps reaches this: learning_starts, or later after a
+        # resume from a checkpoint saved without replay.
+        self.learning_starts_at = c.learning_starts
         self.episode_returns = np.zeros(self.num_envs)
         self.episode_lengths = np.zeros(self.num_envs, dtype=np.int64)
         self.num_steps = 0
@@ -238,11 +257,17 @@ class DQN(Scheduled):
     def eval_epsilon(self) -> float:
         return self.config.eval_epsilon
 
+    @staticmethod
+    def _replay_class(choice: str, env: gym.vector.VectorEnv) -> type:
+        if choice == "auto":
+            choice = "frames" if env.metadata.get("frame_stack", 0) > 1 else "transitions"
+        return FrameReplayBuffer if choice == "frames" else ReplayBuffer
+
     def _network(self, obs_space: gym.Space) -> QNetwork:
         c = self.config
         kw = {"hidden": tuple(c.net_arch), "activation": c.activation}
         backbone_name = c.backbone
-        if backbone_name in ("nature_cnn", "impala_cnn") or (
+        if backbone_name in ("nature_cnn", "impala_cnn", "minatar_cnn") or (
             backbone_name == "auto" and len(getattr(obs_space, "shape", ()) or ()) == 3
         ):
             kw = {}
@@ -301,7 +326,8 @@ class DQN(Scheduled):
         callback = callback or Callback()
         env = self.env
         if self.obs is None:
-            self.obs, _ = self.episodes.reset(env, self.rng)
+            self.obs, info = self.episodes.reset(env, self.rng)
+            self._reset_lives(info, None)
         with self.torch_rng:
             self._learn_loop(run, callback)
         return self
@@ -311,10 +337,11 @@ class DQN(Scheduled):
         last_time, last_steps = time.perf_counter(), self.num_steps
         while self.num_steps < self.total_steps and callback.at_safe_point(self):
             actions = self._epsilon_greedy(self.obs, self.epsilon, self.rng)
-            next_obs, rewards, terminated, truncated, _ = env.step(actions)
+            next_obs, rewards, terminated, truncated, info = env.step(actions)
             self.episodes.record(actions)
             learned = np.sign(rewards) if c.clip_rewards else rewards
-            self.buffer.add(self.obs, actions, learned, next_obs, terminated, truncated)
+            ends = terminated | self._life_lost(info) if c.terminal_on_life_loss else terminated
+            self.buffer.add(self.obs, actions, learned, next_obs, ends, truncated)
             self.num_steps += self.num_envs
             self.episode_returns += rewards
             self.episode_lengths += 1
@@ -322,11 +349,12 @@ class DQN(Scheduled):
             if done.any():
                 for i in np.flatnonzero(done):
                     self._finish_episode(i, run, callback)
-                reset_obs, _ = self.episodes.reset(env, self.rng, done)
+                reset_obs, reset_info = self.episodes.reset(env, self.rng, done)
+                self._reset_lives(reset_info, done)
                 next_obs = np.where(_expand(done, next_obs.ndim), reset_obs, next_obs)
             self.obs = next_obs
 
-            if self.num_steps >= c.learning_starts:
+            if self.num_steps >= self.learning_starts_at:
                 if (self.num_steps // self.num_envs) % c.train_freq == 0:
                     stats = self._train()
                     if run is not None and self.num_updates % 100 < c.gradient_steps:
@@ -345,6 +373,30 @@ class DQN(Scheduled):
                     self.num_steps,
                 )
                 last_time, last_steps = now, self.num_steps
+
+    def _reset_lives(self, info: dict, mask: np.ndarray | None) -> None:
+        if not self.config.terminal_on_life_loss:
+            return
+        lives = self._lives_in(info)
+        if mask is None:
+            self.lives[:] = lives
+        else:
+            self.lives[mask] = lives[mask]
+
+    def _life_lost(self, info: dict) -> np.ndarray:
+        """Which sub-envs lost a life this step (and remember the lives left)."""
+        lives = self._lives_in(info)
+        lost = lives < self.lives
+        self.lives[:] = lives
+        return lost
+
+    def _lives_in(self, info: dict) -> np.ndarray:
+        if "lives" not in info:
+            raise ValueError(
+                "terminal_on_life_loss needs the env to report info['lives'] (Atari games do); "
+                f"this env's info has {sorted(info)}"
+            )
+        return np.asarray(info["lives"], dtype=np.int64)
 
     def _finish_episode(self, i: int, run: Any, callback: Callback) -> None:
         ret, length = float(self.episode_returns[i]), int(self.episode_lengths[i])
@@ -431,12 +483,16 @@ class DQN(Scheduled):
             target_lag=self._target_lag,
             rng=self.rng.bit_generator.state,
             started=self.obs is not None,
+            replay_saved=self.config.checkpoint_replay,
+            learning_starts_at=self.learning_starts_at,
         )
+        replay = self.buffer.state_dict() if self.config.checkpoint_replay else {}
         arrays = {
-            **{f"replay/{k}": v for k, v in self.buffer.state_dict().items()},
+            **{f"replay/{k}": v for k, v in replay.items()},
             **self.episodes.state_arrays(),
             "episode_returns": self.episode_returns,
             "episode_lengths_now": self.episode_lengths,
+            "lives": self.lives,
         }
         tensors = {
             "q": self.q.state_dict(),
@@ -469,13 +525,28 @@ class DQN(Scheduled):
         if agent.trained_num_envs != agent.num_envs:
             return agent
         try:
-            agent.buffer.load_state_dict(
-                {k[len("replay/") :]: v for k, v in arrays.items() if k.startswith("replay/")}
-            )
+            if meta.get("replay_saved", True):
+                agent.buffer.load_state_dict(
+                    {k[len("replay/") :]: v for k, v in arrays.items() if k.startswith("replay/")}
+                )
+                agent.learning_starts_at = int(
+                    meta.get("learning_starts_at", config.learning_starts)
+                )
+            else:
+                # Nothing to sample from until replay holds learning_starts steps again.
+                agent.learning_starts_at = agent.num_steps + config.learning_starts
+                warnings.warn(
+                    f"{path} was saved without its replay buffer (checkpoint_replay=false): "
+                    f"training on refills replay for {config.learning_starts} steps first and is "
+                    "no longer an exact continuation of the saved run",
+                    stacklevel=2,
+                )
             if meta["started"]:
                 agent.episodes.load_arrays(arrays)
                 agent.episode_returns[:] = arrays["episode_returns"]
                 agent.episode_lengths[:] = arrays["episode_lengths_now"]
+                if "lives" in arrays:
+                    agent.lives[:] = arrays["lives"]
         except (KeyError, ValueError) as e:
             raise CheckpointError(f"{path}: replay or episode state does not fit: {e}") from e
         if meta["started"]:

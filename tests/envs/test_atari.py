@@ -124,7 +124,8 @@ def test_vector_entry_point_is_ales_vector_env():
     env = gym.make_vec(
         "sige/Pong-v0", num_envs=3, vectorization_mode="vector_entry_point", num_threads=1
     )
-    assert isinstance(env, AtariVectorEnv)
+    assert isinstance(env.unwrapped, AtariVectorEnv)
+    assert env.metadata["reset_mask"] and env.metadata["frame_stack"] == 4
     obs, _ = env.reset(seed=0)
     assert obs.shape == (3, 4, 84, 84) and obs.dtype == np.uint8
     env.close()

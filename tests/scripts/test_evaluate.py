@@ -1,4 +1,5 @@
 import importlib.util
+import re
 
 import numpy as np
 import pytest
@@ -60,3 +61,33 @@ def test_gif_that_cannot_be_drawn_fails_before_evaluating(tmp_path, capsys, monk
     monkeypatch.setattr(evaluate_cli, "evaluate", no_evaluation)
     assert evaluate_main([str(run), "--gif", str(tmp_path / "cart.gif")]) == 1
     assert "cannot render CartPole-v1 for the GIF" in capsys.readouterr().err
+
+
+def test_pixel_dqn_on_pong_trains_saves_loads_and_draws_a_gif(tmp_path, capsys):
+    """The Atari pipeline end to end at a smoke budget: train_agent.py runs DQN on Pong from
+    pixels (NatureCNN, frame-once replay), the saved agent replays a whole game, and the GIF
+    shows the full-colour screen (a game is at least 21 points, hundreds of frames)."""
+    pytest.importorskip("ale_py")
+    pytest.importorskip("cv2")
+    logdir = tmp_path / "runs"
+    args = ["--env", "sige/Pong-v0", "--agent", "dqn", "--steps", "400", "--no-progress"]
+    sets = ["learning_starts=100", "batch_size=8", "buffer_size=1000", "train_freq=4"]
+    evals = ["--eval-every", "400", "--eval-episodes", "1"]
+    assert (
+        train_main(
+            [*args, *evals, *[x for s in sets for x in ("--set", s)], "--logdir", str(logdir)]
+        )
+        == 0
+    )
+    run = next(logdir.glob("*/*/*"))
+    gif = tmp_path / "pong.gif"
+    capsys.readouterr()
+    assert evaluate_main([str(run), "--episodes", "1", "--gif", str(gif)]) == 0
+    out = capsys.readouterr().out
+    score = float(re.search(r"mean return (-?[\d.]+)", out).group(1))
+    assert -21 <= score < 0  # the raw score of a whole game, lost by an untrained agent
+    with Image.open(gif) as im:
+        assert im.n_frames > 21 * 20
+        im.seek(0)
+        first = np.asarray(im.convert("RGB"))
+    assert first.shape == (210, 160, 3)

@@ -140,7 +140,7 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, message):
 def test_lists(capsys):
     assert main(["--list-envs"]) == 0
     listed = capsys.readouterr().out.split()
-    ours = [*sige_rl.envs.ENV_IDS, *sige_rl.envs.ATARI_IDS]
+    ours = [*sige_rl.envs.ENV_IDS, *sige_rl.envs.ATARI_IDS, *sige_rl.envs.MINATAR_IDS]
     assert listed[: len(ours)] == sorted(ours)
     assert "FrozenLake-v1" in listed
     assert main(["--list-agents"]) == 0

@@ -4,12 +4,13 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from sige_rl.supervised.backbones import MLP, ImpalaCNN, NatureCNN, make_backbone
+from sige_rl.supervised.backbones import MLP, ImpalaCNN, MinAtarCNN, NatureCNN, make_backbone
 
 CARTPOLE = spaces.Box(-np.inf, np.inf, (4,), np.float32)
 GRID = spaces.Discrete(16)
 ATARI = spaces.Box(0, 255, (4, 84, 84), np.uint8)
 CHANNEL_LAST = spaces.Box(0, 255, (64, 64, 3), np.uint8)
+MINATAR = spaces.Box(0, 1, (6, 10, 10), bool)  # MinAtar SpaceInvaders, channels first
 
 
 CASES = [  # (name, space, out_dim)
@@ -21,7 +22,9 @@ CASES = [  # (name, space, out_dim)
     ("nature_cnn", CHANNEL_LAST, 512),
     ("impala_cnn", ATARI, 256),
     ("impala_cnn", CHANNEL_LAST, 256),
+    ("minatar_cnn", MINATAR, 128),
     ("auto", ATARI, 512),
+    ("auto", MINATAR, 128),
     ("auto", CARTPOLE, 64),
 ]
 
@@ -48,6 +51,15 @@ def test_output_shape_and_dtype(name, space, out_dim):
 def test_auto_picks_by_space():
     assert isinstance(make_backbone("auto", ATARI)[1], NatureCNN)
     assert isinstance(make_backbone("auto", GRID)[1], MLP)
+    assert isinstance(make_backbone("auto", MINATAR)[1], MinAtarCNN)
+
+
+def test_minatar_cnn_parameter_count_matches_the_paper():
+    """Young & Tian's network: conv 16 3x3 s1 on 10x10 (-> 8x8), Linear 1024 -> 128."""
+    net = make_backbone("minatar_cnn", MINATAR)
+    hand = (6 * 16 * 9 + 16) + (16 * 8 * 8 * 128 + 128)
+    assert sum(p.numel() for p in net.parameters()) == hand
+    assert net(batch(MINATAR)).min() >= 0  # bool input read as 0/1 floats, ReLU output
 
 
 def test_nature_cnn_parameter_count_matches_paper():
@@ -140,7 +152,7 @@ def test_unknown_name_suggests_close_match():
         ValueError, match=r"unknown backbone 'natur_cnn'; did you mean 'nature_cnn'"
     ):
         make_backbone("natur_cnn", ATARI)
-    with pytest.raises(ValueError, match="allowed: mlp, nature_cnn, impala_cnn, auto"):
+    with pytest.raises(ValueError, match="allowed: mlp, nature_cnn, impala_cnn, minatar_cnn, auto"):
         make_backbone("transformer_xl", ATARI)
 
 
