@@ -94,12 +94,17 @@ def test_config_file_errors(tmp_path):
         read_config_file(tmp_path / "list.yaml")
 
 
+# Shipped presets beside the tuned tables, for --config: file stem -> agent.
+PRESETS = {"dqn_nature_atari": "dqn"}
+
+
 def yaml_entries():
-    for name in agents.names():
-        res = resources.files("sige_rl.agents.hyperparams").joinpath(f"{name}.yaml")
+    files = [(name, name) for name in agents.names()] + list(PRESETS.items())
+    for stem, name in files:
+        res = resources.files("sige_rl.agents.hyperparams").joinpath(f"{stem}.yaml")
         if res.is_file():
             for env_id, values in yaml.safe_load(res.read_text()).items():
-                yield pytest.param(name, env_id, values, id=f"{name}:{env_id}")
+                yield pytest.param(name, env_id, values, id=f"{stem}:{env_id}")
 
 
 @pytest.mark.parametrize(("name", "env_id", "values"), list(yaml_entries()))
