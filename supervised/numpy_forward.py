@@ -5,9 +5,8 @@ most of that call dispatching ops and modules rather than multiplying: measured 
 training loop on CPU, the module forward took 171 us per step and the same arithmetic in numpy
 37 us. ``numpy_forward`` builds that numpy version once, on *views* of the modules' parameter
 tensors, so it follows every in-place update (optimizer steps, ``load_state_dict``) without
-copying. Networks with a layer it does not know (padded or grouped convolutions, batch norm,
-active dropout, GELU) get ``None``, and the caller keeps the torch forward: this is a speed path,
-never a second model. Plain convolutions run as one matrix product over sliding windows.
+copying. Networks with a layer it does not know (convolutions, batch norm, active dropout, GELU)
+get ``None``, and the caller keeps the torch forward: this is a speed path, never a second model.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sige_rl.supervised.backbones import MLP, FlatFloat, ImageInput, MinAtarCNN, NatureCNN, OneHot
+from sige_rl.supervised.backbones import MLP, FlatFloat, OneHot
 
 Forward = Callable[[np.ndarray], np.ndarray]
 
@@ -52,8 +51,6 @@ def _flatten(module: nn.Module, steps: list[Forward]) -> bool:
         return all(_flatten(child, steps) for child in module)
     if isinstance(module, MLP):
         return _flatten(module.net, steps)
-    if isinstance(module, MinAtarCNN | NatureCNN):
-        return _flatten(module.convs, steps) and _flatten(module.head, steps)
     step = _leaf(module)
     if step is None:
         return False
@@ -68,12 +65,6 @@ def _leaf(m: nn.Module) -> Forward | None:
             return lambda x: x @ w
         b = _view(m.bias)
         return lambda x: _add_(x @ w, b)
-    if isinstance(m, nn.Conv2d):
-        return _conv2d(m)
-    if isinstance(m, nn.Flatten) and m.start_dim == 1 and m.end_dim == -1:
-        return lambda x: x.reshape(len(x), -1)
-    if isinstance(m, ImageInput):
-        return _image_input(m)
     if isinstance(m, FlatFloat):
         return lambda x: np.asarray(x).reshape(len(x), -1).astype(np.float32, copy=False)
     if isinstance(m, OneHot):
@@ -96,39 +87,6 @@ def _leaf(m: nn.Module) -> Forward | None:
     if isinstance(m, nn.Identity) or (isinstance(m, nn.Dropout) and m.p == 0):
         return lambda x: x
     return None
-
-
-def _conv2d(m: nn.Conv2d) -> Forward | None:
-    """Convolution as one matrix product over the sliding windows (im2col), NCHW in and out."""
-    plain = m.groups == 1 and m.dilation == (1, 1) and m.padding in ((0, 0), "valid")
-    if not plain or m.padding_mode != "zeros":
-        return None
-    w = _view(m.weight)  # (out, in, kh, kw)
-    b = _view(m.bias) if m.bias is not None else None
-    kh, kw = m.kernel_size
-    sh, sw = m.stride
-
-    def conv(x: np.ndarray) -> np.ndarray:
-        windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))
-        windows = windows[:, :, ::sh, ::sw]  # (n, in, oh, ow, kh, kw)
-        out = np.tensordot(windows, w, axes=([1, 4, 5], [1, 2, 3]))  # (n, oh, ow, out)
-        if b is not None:
-            out += b
-        return np.ascontiguousarray(out.transpose(0, 3, 1, 2))
-
-    return conv
-
-
-def _image_input(m: ImageInput) -> Forward:
-    def image(x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x)
-        if m.channel_last:
-            x = np.moveaxis(x, -1, 1)
-        if x.dtype == np.uint8:
-            return x.astype(np.float32) / np.float32(255)
-        return x.astype(np.float32, copy=False)
-
-    return image
 
 
 def _add_(x: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# DQN on Pong from pixels in one call of the lent GPU machine (< 9 min in all): Double + dueling
+# + 3-step returns, 32 envs on ale-py's C++ AtariVectorEnv, two gradient steps of 256 per vector
+# step, TF32 matrix products, a frame-once replay of 300k transitions. Training stops after
+# TRAIN_SECONDS (SIGTERM: the run checkpoints and exits cleanly), then the saved agent plays
+# EVAL_EPISODES whole games. Log lines print the steps/s and each evaluation as they come.
+#   bash scripts/gpu/atari_pong.sh                    (on the GPU machine, from the repo root)
+#   DEVICE=cpu NUM_ENVS=2 STEPS=300 LEARNING_STARTS=64 BATCH=8 BUFFER=1000 TRAIN_SECONDS=60 \
+#       EVAL_EPISODES=1 bash scripts/gpu/atari_pong.sh     (every part, at a smoke budget)
+set -euo pipefail
+PY=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python)}
+DEVICE=${DEVICE:-cuda}
+NUM_ENVS=${NUM_ENVS:-32}
+STEPS=${STEPS:-3000000}            # the schedules' horizon; the time limit usually ends it first
+TRAIN_SECONDS=${TRAIN_SECONDS:-450}
+LEARNING_STARTS=${LEARNING_STARTS:-20000}
+BATCH=${BATCH:-256}
+BUFFER=${BUFFER:-300000}
+EVAL_EVERY=${EVAL_EVERY:-250000}
+EVAL_EPISODES=${EVAL_EPISODES:-3}
+LOGDIR=${LOGDIR:-runs/gpu}
+
+"$PY" - "$DEVICE" <<'PYEOF'
+import sys
+
+missing = []
+for module in ("torch", "ale_py", "cv2", "sige_rl.envs"):
+    try:
+        __import__(module)
+    except ImportError:
+        missing.append(module)
+if missing:
+    sys.exit(f"missing {', '.join(missing)}: install with pip install -e '.[atari]' first")
+import torch
+
+if sys.argv[1] == "cuda" and not torch.cuda.is_available():
+    sys.exit("torch sees no CUDA device (DEVICE=cpu runs the script on the CPU)")
+print(f"torch {torch.__version__} on {sys.argv[1]}", torch.cuda.get_device_name() if sys.argv[1] == "cuda" else "")
+PYEOF
+
+export TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1  # TF32 for the linear layers (cuDNN convs use it already)
+set +e
+timeout -s TERM "$TRAIN_SECONDS" "$PY" scripts/train_agent.py \
+    --env sige/Pong-v0 --agent dqn --seed 0 --device "$DEVICE" --no-progress \
+    --num-envs "$NUM_ENVS" --steps "$STEPS" --logdir "$LOGDIR" \
+    --eval-every "$EVAL_EVERY" --eval-episodes 2 --save-every "$EVAL_EVERY" \
+    --set learning_rate=2.5e-4 --set batch_size="$BATCH" --set buffer_size="$BUFFER" \
+    --set learning_starts="$LEARNING_STARTS" --set train_freq=1 --set gradient_steps=2 \
+    --set target_update_interval=8000 --set exploration_fraction=0.1 \
+    --set epsilon_final=0.01 --set clip_rewards=true --set double=true --set dueling=true \
+    --set n_step=3
+code=$?
+set -e
+# 0: the budget ran out first; 124: the time limit stopped it (SIGTERM: a clean, checkpointed
+# stop; timeout reports 124 whatever the child returns).
+if [ "$code" -ne 0 ] && [ "$code" -ne 124 ]; then
+    echo "training failed with exit code $code" >&2
+    exit "$code"
+fi
+run=$(ls -td "$LOGDIR"/sige_Pong-v0/dqn/*/ | head -1)
+echo "== evaluations during training ($run/evaluations.csv)"
+cat "$run/evaluations.csv"
+echo "== the saved agent, $EVAL_EPISODES whole games"
+"$PY" scripts/evaluate.py "$run" --episodes "$EVAL_EPISODES"
