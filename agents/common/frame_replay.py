@@ -24,19 +24,17 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import DTypeLike
 
-from sige_rl.agents.common.replay import Batch, check_obs, check_vector, validate_common
+from sige_rl.agents.common.replay import (
+    CONFIG,
+    Batch,
+    PrioritySampling,
+    check_obs,
+    check_vector,
+)
 from sige_rl.agents.common.sum_tree import SumTree
 
-# Saved so a checkpoint is only loaded into a buffer built the same way.
-_CONFIG = ("capacity", "obs_shape", "num_envs", "n_step", "gamma", "prioritized", "alpha")
-# Saved and restored: frames, per-slot step data, write heads and the sampleable set.
-_STATE = (
-    "frames", "actions", "rewards", "terminated", "ended", "valid", "written", "head",
-    "episode_start", "valid_list", "valid_where", "size", "max_priority",
-)  # fmt: skip
 
-
-class FrameReplayBuffer:
+class FrameReplayBuffer(PrioritySampling):
     """Ring replay of frame stacks, with the interface of :class:`ReplayBuffer`.
 
     Each of the ``num_envs`` sub-envs owns ``slots = ceil(capacity / num_envs) + k + n_step``
@@ -63,6 +61,14 @@ class FrameReplayBuffer:
             :class:`ReplayBuffer`.
     """
 
+    CONFIG = CONFIG
+    # Saved and restored: frames, per-slot step data, write heads and the sampleable set.
+    STATE = (
+        "frames", "actions", "rewards", "terminated", "ended", "valid", "written", "head",
+        "episode_start", "valid_list", "valid_where", "size", "max_priority",
+    )  # fmt: skip
+    INDEX_NAME = "env * slots + slot"
+
     def __init__(
         self,
         capacity: int,
@@ -75,21 +81,15 @@ class FrameReplayBuffer:
         alpha: float = 0.6,
         priority_eps: float = 1e-6,
     ) -> None:
-        validate_common(capacity, num_envs, n_step, gamma, alpha, priority_eps)
         if len(obs_shape) < 2:
             raise ValueError(
                 f"FrameReplayBuffer needs stacked frames of shape (k, H, ...), got {obs_shape}; "
                 "use ReplayBuffer for other observations"
             )
-        self.capacity = int(capacity)
-        self.obs_shape = tuple(int(d) for d in obs_shape)
-        self.obs_dtype = np.dtype(obs_dtype)
-        self.num_envs = int(num_envs)
-        self.n_step = int(n_step)
-        self.gamma = float(gamma)
-        self.prioritized = bool(prioritized)
-        self.alpha = float(alpha)
-        self.priority_eps = float(priority_eps)
+        self._configure(
+            capacity, obs_shape, obs_dtype, num_envs, n_step, gamma, prioritized, alpha,
+            priority_eps,
+        )  # fmt: skip
         self.stack = k = self.obs_shape[0]
         self.frame_shape = self.obs_shape[1:]
 
@@ -120,13 +120,10 @@ class FrameReplayBuffer:
         self._freed: list[int] = []
         self._entered: list[int] = []
 
-    def __len__(self) -> int:
-        return self.size
-
     @property
     def nbytes(self) -> int:
         """Bytes held by the buffer's arrays (frames, per-slot data, sampling bookkeeping)."""
-        arrays = [getattr(self, name) for name in _STATE]
+        arrays = [getattr(self, name) for name in self.STATE]
         total = sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
         return total + (self.tree.tree.nbytes if self.tree is not None else 0)
 
@@ -250,30 +247,14 @@ class FrameReplayBuffer:
         self._freed.append(leaf)
 
     # -- sampling -------------------------------------------------------------------------------
-    def sample(self, batch_size: int, rng: np.random.Generator, beta: float = 0.4) -> Batch:
-        """Draw ``batch_size`` transitions (with replacement) using ``rng``; stacks rebuilt."""
-        if int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-        if self.size == 0:
-            raise ValueError("cannot sample from an empty replay buffer; add transitions first")
-        if batch_size > self.size:
-            raise ValueError(
-                f"cannot sample {batch_size} transitions from a buffer holding {self.size}; "
-                "wait until it holds at least batch_size (learning_starts)"
-            )
-        if self.tree is None:
-            leaves = self.valid_list[rng.integers(0, self.size, size=batch_size)]
-            weights = np.ones(batch_size, dtype=np.float32)
-        else:
-            total = self.tree.total
-            segment = total / batch_size
-            values = (np.arange(batch_size) + rng.random(batch_size)) * segment
-            values = np.minimum(values, np.nextafter(total, 0.0))
-            leaves = self.tree.find(values)
-            probabilities = self.tree.get(leaves) / total
-            weights = (self.size * probabilities) ** -beta
-            weights = (weights / weights.max()).astype(np.float32)
-        return self.transitions(leaves, weights)
+    def _uniform(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        return self.valid_list[rng.integers(0, self.size, size=count)]
+
+    def _leaf_count(self) -> int:
+        return self.valid_where.size
+
+    def _gather(self, indices: np.ndarray, weights: np.ndarray) -> Batch:
+        return self.transitions(indices, weights)
 
     def transitions(self, leaves: np.ndarray, weights: np.ndarray | None = None) -> Batch:
         """The transitions from ``leaves`` (``env * slots + slot``; ``valid_list[:len(self)]``
@@ -310,58 +291,14 @@ class FrameReplayBuffer:
         flat = self.frames.reshape(-1, *self.frame_shape)
         return np.take(flat, env[:, None] * self.slots + slots, axis=0)
 
-    def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray) -> None:
-        """Set priorities ``(|td| + priority_eps) ** alpha`` of sampled ``indices`` (leaves).
+    def _keep_valid(self, indices: np.ndarray, priorities: np.ndarray) -> np.ndarray:
+        # A leaf overwritten since it was sampled keeps priority 0.
+        return np.where(self.valid_where[indices] >= 0, priorities, 0.0)
 
-        Leaves overwritten since they were sampled keep priority 0. Does nothing for a uniform
-        buffer."""
-        indices = np.asarray(indices).reshape(-1)
-        td_errors = np.asarray(td_errors, dtype=np.float64).reshape(-1)
-        if indices.shape != td_errors.shape:
-            raise ValueError(
-                f"update_priorities got {indices.size} indices but {td_errors.size} TD errors"
-            )
-        if indices.size and (indices.min() < 0 or indices.max() >= self.valid_where.size):
-            raise ValueError(f"indices must lie in [0, {self.valid_where.size}) (the slots)")
-        if not np.all(np.isfinite(td_errors)):
-            raise ValueError("td_errors must be finite; a NaN or inf TD error means divergence")
-        if self.tree is None or indices.size == 0:
-            return
-        priorities = (np.abs(td_errors) + self.priority_eps) ** self.alpha
-        priorities = np.where(self.valid_where[indices] >= 0, priorities, 0.0)
-        self.tree.update(indices, priorities)
-        self.max_priority = max(self.max_priority, float(priorities.max()))
-
-    # -- checkpoints ----------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Everything needed to resume exactly, as numpy arrays (copies) for an ``.npz`` file."""
-        return {name: np.array(value) for name, value in self._arrays().items()}
-
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Restore a :meth:`state_dict`; raises ``ValueError`` if it is from another buffer."""
-        expected = self._arrays()
-        missing = sorted(set(expected) - set(state))
-        extra = sorted(set(state) - set(expected))
-        if missing or extra:
-            raise ValueError(
-                f"replay state does not match this buffer: missing {missing}, unexpected {extra}"
-            )
-        for name in _CONFIG:
-            if not np.array_equal(state[name], expected[name]):
-                raise ValueError(
-                    f"replay state has {name}={np.asarray(state[name]).tolist()!r}, "
-                    f"this buffer has {name}={expected[name].tolist()!r}"
-                )
-        for name, ref in expected.items():
-            value = np.asarray(state[name])
-            if value.shape != ref.shape or value.dtype != ref.dtype:
-                raise ValueError(
-                    f"replay state '{name}' is {value.dtype}{list(value.shape)}, "
-                    f"expected {ref.dtype}{list(ref.shape)}"
-                )
+    def _check_state(self, state: dict[str, np.ndarray]) -> None:
         size = int(state["size"])
-        listed = np.asarray(state["valid_list"])[:size]
         where = np.asarray(state["valid_where"])
+        listed = np.asarray(state["valid_list"])[: max(size, 0)]
         consistent = (
             0 <= size <= where.size
             and np.all((listed >= 0) & (listed < where.size))
@@ -370,20 +307,3 @@ class FrameReplayBuffer:
         )
         if not consistent:
             raise ValueError("replay state is corrupt: its list of sampleable transitions is not")
-        if self.tree is not None:
-            prefix = "sum_tree."
-            self.tree.load_state_dict(
-                {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
-            )
-        for name in _STATE:
-            current = getattr(self, name)
-            if isinstance(current, np.ndarray):
-                np.copyto(current, state[name])
-            else:
-                setattr(self, name, type(current)(state[name]))
-
-    def _arrays(self) -> dict[str, np.ndarray]:
-        arrays = {name: np.asarray(getattr(self, name)) for name in (*_CONFIG, *_STATE)}
-        if self.tree is not None:
-            arrays.update({f"sum_tree.{k}": v for k, v in self.tree.state_dict().items()})
-        return arrays

@@ -40,17 +40,159 @@ _SCALAR_TYPES = {
     for kind in (np.integer, np.number, np.bool_)
 }
 
-# Saved so a checkpoint is only loaded into a buffer built the same way.
-_CONFIG = ("capacity", "obs_shape", "num_envs", "n_step", "gamma", "prioritized", "alpha")
-# Saved and restored: the ring, the pending n-step windows and the priority bookkeeping.
-_STATE = (
-    "obs", "next_obs", "actions", "rewards", "discounts", "pos", "size",
-    "pending_obs", "pending_actions", "pending_rewards", "pending_pos", "pending_len",
-    "max_priority",
-)  # fmt: skip
+#: Saved so a checkpoint is only loaded into a buffer built the same way.
+CONFIG = ("capacity", "obs_shape", "num_envs", "n_step", "gamma", "prioritized", "alpha")
 
 
-class ReplayBuffer:
+class PrioritySampling:
+    """What every replay here shares: sampling (uniform or proportional to priority, with
+    importance weights), priority updates, and checked ``state_dict`` round trips.
+
+    A subclass sets ``CONFIG`` (attributes a checkpoint must match) and ``STATE`` (attributes it
+    restores), ``size`` (sampleable transitions), ``tree`` (a :class:`SumTree` or None),
+    ``max_priority``, ``alpha`` and ``priority_eps``, and provides ``_uniform`` (draw indices),
+    ``_leaf_count`` (valid index bound) and ``_gather`` (indices, weights -> Batch).
+    """
+
+    CONFIG: tuple[str, ...] = ()
+    STATE: tuple[str, ...] = ()
+    #: what an index names, for error messages
+    INDEX_NAME = "the stored transitions"
+
+    def _configure(
+        self, capacity, obs_shape, obs_dtype, num_envs, n_step, gamma, prioritized, alpha,
+        priority_eps,
+    ) -> None:  # fmt: skip
+        """Check and set the arguments every replay takes."""
+        for name, value in (("capacity", capacity), ("num_envs", num_envs), ("n_step", n_step)):
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not 0.0 <= gamma <= 1.0:
+            raise ValueError(f"gamma must lie in [0, 1], got {gamma!r}")
+        if alpha < 0:
+            raise ValueError(f"alpha must be >= 0, got {alpha!r}")
+        if priority_eps < 0:
+            raise ValueError(f"priority_eps must be >= 0, got {priority_eps!r}")
+        self.capacity = int(capacity)
+        self.obs_shape = tuple(int(d) for d in obs_shape)
+        self.obs_dtype = np.dtype(obs_dtype)
+        self.num_envs = int(num_envs)
+        self.n_step = int(n_step)
+        self.gamma = float(gamma)
+        self.prioritized = bool(prioritized)
+        self.alpha = float(alpha)
+        self.priority_eps = float(priority_eps)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def sample(self, batch_size: int, rng: np.random.Generator, beta: float = 0.4) -> Batch:
+        """Draw ``batch_size`` transitions (with replacement) using ``rng``.
+
+        ``beta`` is the importance-sampling exponent; it only matters when prioritized.
+        """
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if self.size == 0:
+            raise ValueError("cannot sample from an empty replay buffer; add transitions first")
+        if batch_size > self.size:
+            raise ValueError(
+                f"cannot sample {batch_size} transitions from a buffer holding {self.size}; "
+                "wait until it holds at least batch_size (learning_starts)"
+            )
+        if self.tree is None:
+            indices = self._uniform(rng, batch_size)
+            weights = np.ones(batch_size, dtype=np.float32)
+        else:
+            total = self.tree.total
+            segment = total / batch_size
+            values = (np.arange(batch_size) + rng.random(batch_size)) * segment
+            values = np.minimum(values, np.nextafter(total, 0.0))
+            indices = self.tree.find(values)
+            probabilities = self.tree.get(indices) / total
+            weights = (self.size * probabilities) ** -beta
+            weights = (weights / weights.max()).astype(np.float32)
+        return self._gather(indices, weights)
+
+    def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray) -> None:
+        """Set priorities ``(|td| + priority_eps) ** alpha`` of sampled ``indices``.
+
+        Does nothing for a uniform buffer, so an agent's update step is the same for both.
+        """
+        indices = np.asarray(indices).reshape(-1)
+        td_errors = np.asarray(td_errors, dtype=np.float64).reshape(-1)
+        if indices.shape != td_errors.shape:
+            raise ValueError(
+                f"update_priorities got {indices.size} indices but {td_errors.size} TD errors"
+            )
+        bound = self._leaf_count()
+        if indices.size and (indices.min() < 0 or indices.max() >= bound):
+            raise ValueError(f"indices must lie in [0, {bound}) ({self.INDEX_NAME})")
+        if not np.all(np.isfinite(td_errors)):
+            raise ValueError("td_errors must be finite; a NaN or inf TD error means divergence")
+        if self.tree is None or indices.size == 0:
+            return
+        priorities = self._keep_valid(
+            indices, (np.abs(td_errors) + self.priority_eps) ** self.alpha
+        )
+        self.tree.update(indices, priorities)
+        self.max_priority = max(self.max_priority, float(priorities.max()))
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Everything needed to resume exactly, as numpy arrays (copies) for an ``.npz`` file."""
+        return {name: np.array(value) for name, value in self._arrays().items()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore a :meth:`state_dict`; raises ``ValueError`` if it is from another buffer."""
+        expected = self._arrays()
+        missing = sorted(set(expected) - set(state))
+        extra = sorted(set(state) - set(expected))
+        if missing or extra:
+            raise ValueError(
+                f"replay state does not match this buffer: missing {missing}, unexpected {extra}"
+            )
+        for name in self.CONFIG:
+            if not np.array_equal(state[name], expected[name]):
+                raise ValueError(
+                    f"replay state has {name}={np.asarray(state[name]).tolist()!r}, "
+                    f"this buffer has {name}={expected[name].tolist()!r}"
+                )
+        for name, ref in expected.items():
+            value = np.asarray(state[name])
+            if value.shape != ref.shape or value.dtype != ref.dtype:
+                raise ValueError(
+                    f"replay state '{name}' is {value.dtype}{list(value.shape)}, "
+                    f"expected {ref.dtype}{list(ref.shape)}"
+                )
+        self._check_state(state)
+        if self.tree is not None:
+            prefix = "sum_tree."
+            self.tree.load_state_dict(
+                {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+            )
+        for name in self.STATE:
+            current = getattr(self, name)
+            if isinstance(current, np.ndarray):
+                np.copyto(current, state[name])
+            else:
+                setattr(self, name, type(current)(state[name]))
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """Configuration and state by name, as arrays that are views where possible (no copy)."""
+        arrays = {name: np.asarray(getattr(self, name)) for name in (*self.CONFIG, *self.STATE)}
+        if self.tree is not None:
+            arrays.update({f"sum_tree.{k}": v for k, v in self.tree.state_dict().items()})
+        return arrays
+
+    def _keep_valid(self, indices: np.ndarray, priorities: np.ndarray) -> np.ndarray:
+        """Priorities as they may enter the tree (a subclass zeroes indices gone meanwhile)."""
+        return priorities
+
+    def _check_state(self, state: dict[str, np.ndarray]) -> None:
+        """Subclass checks of a state's consistency, before anything is restored."""
+
+
+class ReplayBuffer(PrioritySampling):
     """Ring buffer of the last ``capacity`` transitions, fed one vector-env step at a time.
 
     ``add`` takes one step of ``num_envs`` environments. Each environment keeps its last
@@ -89,6 +231,14 @@ class ReplayBuffer:
         priority_eps: added to ``|td|`` so no transition's priority drops to zero.
     """
 
+    CONFIG = CONFIG
+    # Saved and restored: the ring, the pending n-step windows and the priority bookkeeping.
+    STATE = (
+        "obs", "next_obs", "actions", "rewards", "discounts", "pos", "size",
+        "pending_obs", "pending_actions", "pending_rewards", "pending_pos", "pending_len",
+        "max_priority",
+    )  # fmt: skip
+
     def __init__(
         self,
         capacity: int,
@@ -101,16 +251,10 @@ class ReplayBuffer:
         alpha: float = 0.6,
         priority_eps: float = 1e-6,
     ) -> None:
-        validate_common(capacity, num_envs, n_step, gamma, alpha, priority_eps)
-        self.capacity = int(capacity)
-        self.obs_shape = tuple(int(d) for d in obs_shape)
-        self.obs_dtype = np.dtype(obs_dtype)
-        self.num_envs = int(num_envs)
-        self.n_step = int(n_step)
-        self.gamma = float(gamma)
-        self.prioritized = bool(prioritized)
-        self.alpha = float(alpha)
-        self.priority_eps = float(priority_eps)
+        self._configure(
+            capacity, obs_shape, obs_dtype, num_envs, n_step, gamma, prioritized, alpha,
+            priority_eps,
+        )  # fmt: skip
 
         self.obs = np.zeros((self.capacity, *self.obs_shape), dtype=self.obs_dtype)
         self.next_obs = np.zeros_like(self.obs)
@@ -138,9 +282,6 @@ class ReplayBuffer:
 
         self.tree = SumTree(self.capacity) if self.prioritized else None
         self.max_priority = 1.0
-
-    def __len__(self) -> int:
-        return self.size
 
     def add(
         self,
@@ -208,32 +349,13 @@ class ReplayBuffer:
             )
         self.pending_len = np.where(done, 0, np.minimum(length, n - 1))
 
-    def sample(self, batch_size: int, rng: np.random.Generator, beta: float = 0.4) -> Batch:
-        """Draw ``batch_size`` transitions (with replacement) using ``rng``.
+    def _uniform(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        return rng.integers(0, self.size, size=count)
 
-        ``beta`` is the importance-sampling exponent; it only matters when prioritized.
-        """
-        if int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-        if self.size == 0:
-            raise ValueError("cannot sample from an empty replay buffer; add transitions first")
-        if batch_size > self.size:
-            raise ValueError(
-                f"cannot sample {batch_size} transitions from a buffer holding {self.size}; "
-                "wait until it holds at least batch_size (learning_starts)"
-            )
-        if self.tree is None:
-            indices = rng.integers(0, self.size, size=batch_size)
-            weights = np.ones(batch_size, dtype=np.float32)
-        else:
-            total = self.tree.total
-            segment = total / batch_size
-            values = (np.arange(batch_size) + rng.random(batch_size)) * segment
-            values = np.minimum(values, np.nextafter(total, 0.0))
-            indices = self.tree.find(values)
-            probabilities = self.tree.get(indices) / total
-            weights = (self.size * probabilities) ** -beta
-            weights = (weights / weights.max()).astype(np.float32)
+    def _leaf_count(self) -> int:
+        return self.size
+
+    def _gather(self, indices: np.ndarray, weights: np.ndarray) -> Batch:
         return Batch(
             obs=self.obs[indices],
             actions=self.actions[indices],
@@ -244,76 +366,12 @@ class ReplayBuffer:
             indices=indices,
         )
 
-    def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray) -> None:
-        """Set priorities ``(|td| + priority_eps) ** alpha`` of sampled ``indices``.
-
-        Does nothing for a uniform buffer, so an agent's update step is the same for both.
-        """
-        indices = np.asarray(indices).reshape(-1)
-        td_errors = np.asarray(td_errors, dtype=np.float64).reshape(-1)
-        if indices.shape != td_errors.shape:
-            raise ValueError(
-                f"update_priorities got {indices.size} indices but {td_errors.size} TD errors"
-            )
-        if indices.size and (indices.min() < 0 or indices.max() >= self.size):
-            raise ValueError(f"indices must lie in [0, {self.size}) (the stored transitions)")
-        if not np.all(np.isfinite(td_errors)):
-            raise ValueError("td_errors must be finite; a NaN or inf TD error means divergence")
-        if self.tree is None or indices.size == 0:
-            return
-        priorities = (np.abs(td_errors) + self.priority_eps) ** self.alpha
-        self.tree.update(indices, priorities)
-        self.max_priority = max(self.max_priority, float(priorities.max()))
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Everything needed to resume exactly, as numpy arrays (copies) for an ``.npz`` file."""
-        return {name: np.array(value) for name, value in self._arrays().items()}
-
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        """Restore a :meth:`state_dict`; raises ``ValueError`` if it is from another buffer."""
-        expected = self._arrays()
-        missing = sorted(set(expected) - set(state))
-        extra = sorted(set(state) - set(expected))
-        if missing or extra:
-            raise ValueError(
-                f"replay state does not match this buffer: missing {missing}, unexpected {extra}"
-            )
-        for name in _CONFIG:
-            if not np.array_equal(state[name], expected[name]):
-                raise ValueError(
-                    f"replay state has {name}={np.asarray(state[name]).tolist()!r}, "
-                    f"this buffer has {name}={expected[name].tolist()!r}"
-                )
-        for name, ref in expected.items():
-            value = np.asarray(state[name])
-            if value.shape != ref.shape or value.dtype != ref.dtype:
-                raise ValueError(
-                    f"replay state '{name}' is {value.dtype}{list(value.shape)}, "
-                    f"expected {ref.dtype}{list(ref.shape)}"
-                )
+    def _check_state(self, state: dict[str, np.ndarray]) -> None:
         pos, size = int(state["pos"]), int(state["size"])
         if not (0 <= size <= self.capacity and 0 <= pos < self.capacity):
             raise ValueError(f"replay state has pos={pos}, size={size} outside the capacity")
         if np.any(state["pending_len"] < 0) or np.any(state["pending_len"] >= self.n_step):
             raise ValueError(f"replay state has pending_len outside [0, {self.n_step})")
-        if self.tree is not None:
-            prefix = "sum_tree."
-            self.tree.load_state_dict(
-                {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
-            )
-        for name in _STATE:
-            current = getattr(self, name)
-            if isinstance(current, np.ndarray):
-                np.copyto(current, state[name])
-            else:
-                setattr(self, name, type(current)(state[name]))
-
-    def _arrays(self) -> dict[str, np.ndarray]:
-        """Configuration and state by name, as arrays that are views where possible (no copy)."""
-        arrays = {name: np.asarray(getattr(self, name)) for name in (*_CONFIG, *_STATE)}
-        if self.tree is not None:
-            arrays.update({f"sum_tree.{k}": v for k, v in self.tree.state_dict().items()})
-        return arrays
 
     def _store(
         self,
@@ -351,19 +409,6 @@ class ReplayBuffer:
 
     def _check_vector(self, name: str, value: np.ndarray, kind: type, kind_name: str):
         return check_vector(name, value, kind, kind_name, self._vector_shape)
-
-
-def validate_common(capacity, num_envs, n_step, gamma, alpha, priority_eps) -> None:
-    """The argument checks every replay buffer shares."""
-    for name, value in (("capacity", capacity), ("num_envs", num_envs), ("n_step", n_step)):
-        if int(value) != value or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    if not 0.0 <= gamma <= 1.0:
-        raise ValueError(f"gamma must lie in [0, 1], got {gamma!r}")
-    if alpha < 0:
-        raise ValueError(f"alpha must be >= 0, got {alpha!r}")
-    if priority_eps < 0:
-        raise ValueError(f"priority_eps must be >= 0, got {priority_eps!r}")
 
 
 def check_obs(name: str, value: np.ndarray, expected: tuple, dtype: np.dtype) -> np.ndarray:

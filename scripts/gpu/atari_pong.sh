@@ -6,7 +6,7 @@
 # EVAL_EPISODES whole games. Log lines print the steps/s and each evaluation as they come.
 #   bash scripts/gpu/atari_pong.sh                    (on the GPU machine, from the repo root)
 #   DEVICE=cpu NUM_ENVS=2 STEPS=300 LEARNING_STARTS=64 BATCH=8 BUFFER=1000 TRAIN_SECONDS=60 \
-#       EVAL_EPISODES=1 bash scripts/gpu/atari_pong.sh     (every part, at a smoke budget)
+#       EVAL_EPISODES=1 TRAIN_EVAL_EPISODES=1 bash scripts/gpu/atari_pong.sh  (a smoke budget)
 set -euo pipefail
 PY=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python)}
 DEVICE=${DEVICE:-cuda}
@@ -17,7 +17,8 @@ LEARNING_STARTS=${LEARNING_STARTS:-20000}
 BATCH=${BATCH:-256}
 BUFFER=${BUFFER:-300000}
 EVAL_EVERY=${EVAL_EVERY:-250000}
-EVAL_EPISODES=${EVAL_EPISODES:-3}
+EVAL_EPISODES=${EVAL_EPISODES:-3}       # games the saved agent plays at the end
+TRAIN_EVAL_EPISODES=${TRAIN_EVAL_EPISODES:-2}  # games per evaluation during training
 LOGDIR=${LOGDIR:-runs/gpu}
 
 "$PY" - "$DEVICE" <<'PYEOF'
@@ -43,7 +44,7 @@ set +e
 timeout -s TERM "$TRAIN_SECONDS" "$PY" scripts/train_agent.py \
     --env sige/Pong-v0 --agent dqn --seed 0 --device "$DEVICE" --no-progress \
     --num-envs "$NUM_ENVS" --steps "$STEPS" --logdir "$LOGDIR" \
-    --eval-every "$EVAL_EVERY" --eval-episodes 2 --save-every "$EVAL_EVERY" \
+    --eval-every "$EVAL_EVERY" --eval-episodes "$TRAIN_EVAL_EPISODES" --save-every "$EVAL_EVERY" \
     --set learning_rate=2.5e-4 --set batch_size="$BATCH" --set buffer_size="$BUFFER" \
     --set learning_starts="$LEARNING_STARTS" --set train_freq=1 --set gradient_steps=2 \
     --set target_update_interval=8000 --set exploration_fraction=0.1 \

@@ -136,3 +136,18 @@ def test_unknown_or_bad_options_are_refused_with_what_is_allowed():
         make_atari_env("Pong", noops_max=5)
     with pytest.raises(ValueError, match=r"repeat_action_probability must lie in \[0, 1\]"):
         gym.make("sige/Pong-v0", repeat_action_probability=1.5)
+
+
+def test_atari_and_minatar_envs_never_import_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gymnasium as gym, sige_rl.envs\n"
+        "gym.make('sige/Pong-v0').reset(seed=0)\n"
+        "gym.make_vec('sige/Pong-v0', 2, vectorization_mode='vector_entry_point').reset(seed=0)\n"
+        "gym.make('sige/MinAtarBreakout-v0').reset(seed=0)\n"
+        "assert 'torch' not in sys.modules, 'envs must not import torch'\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr

@@ -1,0 +1,42 @@
+"""The prepared GPU run, every part of it, on the CPU at a smoke budget: it trains DQN on Pong
+through AtariVectorEnv, prints its evaluations, and the saved agent plays a whole game."""
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_atari_pong_script_runs_end_to_end_on_cpu(tmp_path):
+    pytest.importorskip("ale_py")
+    pytest.importorskip("cv2")
+    smoke = {
+        "DEVICE": "cpu",
+        "NUM_ENVS": "2",
+        "STEPS": "300",
+        "LEARNING_STARTS": "64",
+        "BATCH": "8",
+        "BUFFER": "1000",
+        "TRAIN_SECONDS": "240",
+        "EVAL_EVERY": "300",
+        "EVAL_EPISODES": "1",
+        "TRAIN_EVAL_EPISODES": "1",
+        "LOGDIR": str(tmp_path / "runs"),
+    }
+    out = subprocess.run(
+        ["bash", "scripts/gpu/atari_pong.sh"],
+        cwd=ROOT,
+        env={**os.environ, **smoke},
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "step,mean_return,std_return,episodes,capped\n300," in out.stdout  # evaluations.csv
+    assert "steps/s" in out.stdout
+    score = float(re.search(r"mean return (-?[\d.]+)", out.stdout).group(1))
+    assert -21 <= score < 0  # the raw score of a whole game, lost by an untrained agent
