@@ -64,7 +64,7 @@ class FrameReplayBuffer(PrioritySampling):
     CONFIG = CONFIG
     # Saved and restored: frames, per-slot step data, write heads and the sampleable set.
     STATE = (
-        "frames", "actions", "rewards", "terminated", "ended", "valid", "written", "head",
+        "frames", "actions", "rewards", "terminated", "ended", "written", "head",
         "episode_start", "valid_list", "valid_where", "size", "max_priority",
     )  # fmt: skip
     INDEX_NAME = "env * slots + slot"
@@ -100,7 +100,6 @@ class FrameReplayBuffer(PrioritySampling):
         self.rewards = np.zeros((e, s), dtype=np.float32)
         self.terminated = np.zeros((e, s), dtype=bool)  # the step from this slot terminated
         self.ended = np.zeros((e, s), dtype=bool)  # ... or ended the episode otherwise
-        self.valid = np.zeros((e, s), dtype=bool)  # transition from this slot is sampleable
         # Absolute positions (frames ever written) per env: the write head, the newest frame of
         # the current observation (-1 after an episode's end: the next obs starts a new one) and
         # the current episode's first observation.
@@ -211,23 +210,18 @@ class FrameReplayBuffer(PrioritySampling):
         self.written += 1
 
     def _invalidate_overwritten(self, env: int, positions: np.ndarray) -> None:
-        """Writing position ``p`` overwrites the oldest frame of transition ``p - slots + k - 1``
-        (and the old content of slot ``p``, whose transition lost its oldest frame earlier)."""
+        """Writing position ``p`` overwrites the oldest frame of transition ``p - slots + k - 1``;
+        it leaves the sampleable set. (The transition of slot ``p`` itself lost its oldest frame
+        earlier. A slot's step flags need no clearing: a transition's n-step walk only reads
+        slots acted on since, and stops at its episode's end.)"""
         oldest_of = positions - self.slots + self.stack - 1
-        slots = (positions % self.slots).tolist() + oldest_of[oldest_of >= 0].tolist()
-        base = env * self.slots
-        for slot in slots:
-            slot %= self.slots
-            self.valid[env, slot] = False
-            self.ended[env, slot] = self.terminated[env, slot] = False
-            self._remove(base + slot)
+        for position in oldest_of[oldest_of >= 0].tolist():
+            self._remove(env * self.slots + position % self.slots)
 
     def _validate(self, env: int, positions: np.ndarray) -> None:
         if positions.size == 0:
             return
-        slots = positions % self.slots
-        self.valid[env, slots] = True
-        leaves = env * self.slots + slots
+        leaves = env * self.slots + positions % self.slots
         for leaf in leaves.tolist():
             if self.valid_where[leaf] < 0:
                 self.valid_where[leaf] = self.size
@@ -287,9 +281,7 @@ class FrameReplayBuffer(PrioritySampling):
 
     def _stacks(self, env: np.ndarray, newest: np.ndarray) -> np.ndarray:
         slots = (newest[:, None] + np.arange(1 - self.stack, 1)) % self.slots
-        # One flat take: 8x faster than frames[env[:, None], slots] on random rows.
-        flat = self.frames.reshape(-1, *self.frame_shape)
-        return np.take(flat, env[:, None] * self.slots + slots, axis=0)
+        return self.frames[env[:, None], slots]
 
     def _keep_valid(self, indices: np.ndarray, priorities: np.ndarray) -> np.ndarray:
         # A leaf overwritten since it was sampled keeps priority 0.

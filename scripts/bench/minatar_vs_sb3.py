@@ -29,6 +29,7 @@ import time
 import gymnasium as gym
 import numpy as np
 import torch
+from dqn_vs_sb3 import SB3Policy  # this folder is on sys.path when a bench script runs
 
 import sige_rl.envs  # noqa: F401
 from sige_rl import agents
@@ -38,16 +39,6 @@ from sige_rl.agents.training.evaluation import evaluate
 ENV_ID = "sige/MinAtarBreakout-v0"
 EVAL_SEED = 10_000
 TARGET_RATIO = 1.5
-
-
-class SB3Policy:
-    """Gives an SB3 model our ``act`` so both are evaluated by the same function."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def act(self, obs, deterministic=True):
-        return int(self.model.predict(obs, deterministic=deterministic)[0])
 
 
 def sb3_settings() -> dict:
