@@ -11,7 +11,15 @@ import gymnasium as gym
 from sige_rl.envs.gridworld import GridWorld
 from sige_rl.envs.gridworld_vector import GridWorldVectorEnv
 
-__all__ = ["ATARI_IDS", "ENV_IDS", "MINATAR_IDS", "GridWorld", "GridWorldVectorEnv"]
+__all__ = [
+    "ATARI_IDS",
+    "ENV_IDS",
+    "MINATAR_IDS",
+    "POWER_GRID_ALERT_IDS",
+    "POWER_GRID_IDS",
+    "GridWorld",
+    "GridWorldVectorEnv",
+]
 
 _GRIDWORLD = "sige_rl.envs.gridworld:GridWorld"
 _GRIDWORLD_VECTOR = "sige_rl.envs.gridworld_vector:GridWorldVectorEnv"
@@ -80,4 +88,36 @@ for _env_id in MINATAR_IDS:
             id=_env_id,
             entry_point="sige_rl.envs.minatar:make_minatar_env",
             kwargs={"game": _env_id.split("/")[1].split("-")[0].removeprefix("MinAtar")},
+        )
+
+# Power grids (numpy only): sige/PowerGrid-v0 takes the case as an argument (case14 by default);
+# sige/PowerGrid5-v0 ... sige/PowerGrid118-v0 fix it. A week of five-minute steps.
+POWER_GRID_IDS: tuple[str, ...] = (
+    "sige/PowerGrid-v0",
+    "sige/PowerGrid5-v0",
+    "sige/PowerGrid14-v0",
+    "sige/PowerGrid30-v0",
+    "sige/PowerGrid118-v0",
+)
+for _env_id in POWER_GRID_IDS:
+    if _env_id not in gym.registry:
+        _digits = _env_id.removeprefix("sige/PowerGrid").removesuffix("-v0")
+        gym.register(
+            id=_env_id,
+            entry_point="sige_rl.envs.power_grid.env:PowerGridEnv",
+            vector_entry_point="sige_rl.envs.power_grid.vector:PowerGridVectorEnv",
+            kwargs={"case": f"case{_digits}"} if _digits else {},
+            max_episode_steps=7 * 288,
+        )
+
+# The same grids with alerts (envs/power_grid/alerts.py): the agent decides only when a line is at
+# 95% or more; in between the grid runs with do-nothing. No TimeLimit: the grid's week ends it.
+POWER_GRID_ALERT_IDS: tuple[str, ...] = ("sige/PowerGrid14Alert-v0", "sige/PowerGrid118Alert-v0")
+for _env_id in POWER_GRID_ALERT_IDS:
+    if _env_id not in gym.registry:
+        _digits = _env_id.removeprefix("sige/PowerGrid").removesuffix("Alert-v0")
+        gym.register(
+            id=_env_id,
+            entry_point="sige_rl.envs.power_grid.alerts:make_alert_env",
+            kwargs={"case": f"case{_digits}"},
         )

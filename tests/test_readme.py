@@ -15,7 +15,13 @@ def first_column(heading: str) -> list[str]:
 
 
 def test_environment_table_lists_every_registered_env():
-    assert first_column("Environments") == [*envs.ENV_IDS, *envs.ATARI_IDS, *envs.MINATAR_IDS]
+    assert first_column("Environments") == [
+        *envs.ENV_IDS,
+        *envs.ATARI_IDS,
+        *envs.MINATAR_IDS,
+        *envs.POWER_GRID_IDS,
+        *envs.POWER_GRID_ALERT_IDS,
+    ]
 
 
 def test_agent_table_lists_every_agent():

@@ -22,6 +22,8 @@ AGENTS: dict[str, str] = {
     "sarsa": "sige_rl.agents.tabular.td:Sarsa",
     "expected_sarsa": "sige_rl.agents.tabular.td:ExpectedSarsa",
     "dqn": "sige_rl.agents.dqn.dqn:DQN",
+    "do_nothing": "sige_rl.agents.search.baselines:DoNothing",
+    "greedy": "sige_rl.agents.search.baselines:GreedyLookahead",
     "sb3-ppo": "sige_rl.agents.sb3.agent:SB3PPO",
     "sb3-a2c": "sige_rl.agents.sb3.agent:SB3A2C",
     "sb3-dqn": "sige_rl.agents.sb3.agent:SB3DQN",

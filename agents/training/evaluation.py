@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import numpy as np
 
+from sige_rl.agents.search.protocol import Planner
 from sige_rl.agents.tabular.model import (
     TabularModel,
     policy_evaluation,
@@ -70,6 +71,8 @@ def evaluate(
     capped = np.zeros(episodes, dtype=bool)
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
+        if isinstance(agent, Planner):  # it looks ahead on the env being played
+            agent.attach(env)
         done = False
         while not done:
             if should_stop is not None and should_stop():
@@ -124,6 +127,8 @@ def record_episode(
     ``max_steps`` (default :func:`episode_step_cap`)."""
     cap = episode_step_cap(env) if max_steps is None else int(max_steps)
     obs, _ = env.reset(seed=seed)
+    if isinstance(agent, Planner):
+        agent.attach(env)
     frames, total, done, steps = [env.render()], 0.0, False, 0
     while not done and steps < cap:
         obs, r, terminated, truncated, _ = env.step(agent.act(obs, deterministic=True))

@@ -140,7 +140,13 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, message):
 def test_lists(capsys):
     assert main(["--list-envs"]) == 0
     listed = capsys.readouterr().out.split()
-    ours = [*sige_rl.envs.ENV_IDS, *sige_rl.envs.ATARI_IDS, *sige_rl.envs.MINATAR_IDS]
+    ours = [
+        *sige_rl.envs.ENV_IDS,
+        *sige_rl.envs.ATARI_IDS,
+        *sige_rl.envs.MINATAR_IDS,
+        *sige_rl.envs.POWER_GRID_IDS,
+        *sige_rl.envs.POWER_GRID_ALERT_IDS,
+    ]
     assert listed[: len(ours)] == sorted(ours)
     assert "FrozenLake-v1" in listed
     assert main(["--list-agents"]) == 0
