@@ -11,6 +11,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector.utils import batch_space
 
 from sige_rl.envs.gridworld import UNIFORM_BLOCK, GridWorld
+from sige_rl.envs.vector_common import check_sizes, env_seeds, reset_mask
 
 
 class GridWorldVectorEnv(gym.vector.VectorEnv):
@@ -51,10 +52,7 @@ class GridWorldVectorEnv(gym.vector.VectorEnv):
         render_mode: str | None = None,
         **gridworld_kwargs: Any,
     ):
-        if int(num_envs) != num_envs or num_envs < 1:
-            raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
-        if max_episode_steps is not None and max_episode_steps < 1:
-            raise ValueError(f"max_episode_steps must be >= 1 or None, got {max_episode_steps}")
+        num_envs, max_episode_steps = check_sizes(num_envs, max_episode_steps)
         self.world = world = GridWorld(render_mode=render_mode, **gridworld_kwargs)
         self.num_envs = n = int(num_envs)
         self.max_episode_steps = max_episode_steps
@@ -132,21 +130,10 @@ class GridWorldVectorEnv(gym.vector.VectorEnv):
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         n = self.num_envs
-        if seed is None:
-            seeds: list[int | None] = [None] * n
-        elif isinstance(seed, (int, np.integer)):
-            seeds = [int(seed) + i for i in range(n)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != n:
-                raise ValueError(f"got {len(seeds)} seeds for num_envs={n}; pass one per env")
-        mask = self._all_true
-        if options is not None and "reset_mask" in options:
-            mask = np.asarray(options["reset_mask"])
-            if mask.shape != (n,) or mask.dtype != np.bool_ or not mask.any():
-                raise ValueError(
-                    f"options['reset_mask'] must be a bool array of shape ({n},) with a True"
-                )
+        seeds = env_seeds(seed, n)
+        mask = reset_mask(options, n)
+        if mask is None:
+            mask = self._all_true
         reseeded = np.array([m and s is not None for s, m in zip(seeds, mask, strict=True)])
         for i in np.flatnonzero(reseeded):
             self._rngs[i], _ = seeding.np_random(seeds[i])

@@ -19,6 +19,7 @@ from sige_rl.envs.power_grid.env import (
 )
 from sige_rl.envs.power_grid.flow import Topology
 from sige_rl.envs.power_grid.series import STEPS_PER_DAY, default_series
+from sige_rl.envs.vector_common import check_sizes, env_seeds, reset_mask
 
 GAME_OVER_NAMES = ("", "islanded", "balance")  # info["game_over"] by code 0, 1, 2
 
@@ -131,22 +132,13 @@ class PowerGridVectorEnv(gym.vector.VectorEnv):
         render_mode: str | None = None,
         **env_kwargs: Any,
     ):
-        if int(num_envs) != num_envs or num_envs < 1:
-            raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
-        if max_episode_steps == -1:
-            max_episode_steps = None
-        if max_episode_steps is not None and (
-            int(max_episode_steps) != max_episode_steps or max_episode_steps < 1
-        ):
-            raise ValueError(
-                f"max_episode_steps must be an int >= 1, -1 or None, got {max_episode_steps!r}"
-            )
+        num_envs, max_episode_steps = check_sizes(num_envs, max_episode_steps)
         # The template: case, flow (and its topology cache), dispatcher, actions, spaces.
         self.template = env = PowerGridEnv(render_mode=render_mode, **env_kwargs)
         self.case = c = env.case
         self.flow = env.flow
-        self.num_envs = n = int(num_envs)
-        self.max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
+        self.num_envs = n = num_envs
+        self.max_episode_steps = max_episode_steps
         self.render_mode = render_mode
         self.action_type = env.action_type
         self.episode_steps = env.episode_steps
@@ -261,25 +253,12 @@ class PowerGridVectorEnv(gym.vector.VectorEnv):
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         n = self.num_envs
-        if seed is None:
-            seeds: list[int | None] = [None] * n
-        elif isinstance(seed, (int, np.integer)):
-            seeds = [int(seed) + i for i in range(n)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != n:
-                raise ValueError(f"got {len(seeds)} seeds for num_envs={n}; pass one per env")
-        mask = self._all_true
-        if options is not None and "reset_mask" in options:
-            mask = options["reset_mask"]
-            if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
-                raise TypeError(f"options['reset_mask'] must be a numpy bool array, got {mask!r}")
-            if mask.shape != (n,) or not mask.any():
-                raise ValueError(
-                    f"options['reset_mask'] must have shape ({n},) and a True, got {mask!r}"
-                )
-            if not self._started and not mask.all():
-                raise RuntimeError("call reset() without a reset_mask first")
+        seeds = env_seeds(seed, n)
+        mask = reset_mask(options, n)
+        if mask is None:
+            mask = self._all_true
+        elif not self._started and not mask.all():
+            raise RuntimeError("call reset() without a reset_mask first")
         for i in np.flatnonzero(mask):
             if seeds[i] is not None:
                 self._rngs[i], _ = seeding.np_random(int(seeds[i]))

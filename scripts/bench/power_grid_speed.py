@@ -1,5 +1,6 @@
-"""Steps per second of sige PowerGridEnv against pandapower's DC power flow, side by side in one
-process, on case14 and case118.
+"""Steps per second of PowerGridEnv against pandapower's DC power flow, side by side.
+
+In one process, on case14 and case118.
 
     python scripts/bench/power_grid_speed.py [--repeats 5] [--seconds 3] [--num-envs 256]
                                              [--blas-threads 1]

@@ -202,6 +202,9 @@ def test_the_registered_envs_pass_the_api_checks():
         env = gym.make("sige/PowerGrid14-v0", **kwargs).unwrapped
         check_env(env)
         sb3_check_env(env)
+    alert = gym.make("sige/PowerGrid14Alert-v0")
+    check_env(alert.env)  # below the checker gym.make adds
+    sb3_check_env(alert.env)
     for env_id in ("sige/PowerGrid5-v0", "sige/PowerGrid30-v0", "sige/PowerGrid118-v0"):
         gym.make(env_id).reset(seed=0)
 
@@ -306,3 +309,22 @@ def test_random_play_keeps_observations_valid_and_power_balanced(seed):
     assert ((observations >= space.low) & (observations <= space.high)).all()
     assert np.isfinite(rewards).all()
     assert max(imbalance) < 1e-6
+
+
+def test_alerts_skip_the_safe_steps_and_sum_their_rewards():
+    from sige_rl.envs.power_grid.alerts import Alerts
+
+    # 30 MW on the triangle: every line below 95%, so one decision runs the whole episode
+    step_reward = 3 - (0.1**2 + 0.1**2 + 0.4**2)  # flows 10, 10, 20 MW
+    alerts = Alerts(PowerGridEnv(triangle(), series=constant_load(30.0), episode_steps=30),
+                    reward_scale=3.0)  # fmt: skip
+    alerts.reset(seed=0)
+    _, reward, terminated, truncated, info = alerts.step(0)
+    assert truncated and not terminated and info["grid_steps"] == 30
+    assert reward == pytest.approx(30 * step_reward / 3.0)
+    # 90 MW: the direct line is at 120% at once, so every step is a decision
+    alerts = Alerts(PowerGridEnv(triangle(), series=constant_load(90.0), episode_steps=30))
+    alerts.reset(seed=0)
+    assert alerts.step(0)[4]["grid_steps"] == 1
+    registered = gym.make("sige/PowerGrid14Alert-v0")
+    assert registered.get_wrapper_attr("reward_scale") == registered.unwrapped.case.n_branch
