@@ -17,6 +17,8 @@ import sige_rl.envs
 from sige_rl import agents as sige_agents
 assert sige_rl.envs.__file__.startswith({site!r}), sige_rl.envs.__file__
 agent = sige_agents.make("q_learning", env, seed=0)
+grid = gym.make("sige/PowerGrid118-v0")  # its case loads from the installed package data
+grid.reset(seed=0)
 print(len(sige_rl.envs.ENV_IDS), agent.config.learning_rate, env.unwrapped.nrow)
 """
 
@@ -51,6 +53,9 @@ def test_wheel_holds_maps_and_hyperparams_and_runs_elsewhere(tmp_path):
     maps = {Path(n).name for n in names if n.startswith("sige_rl/envs/maps/")}
     assert {"gridworld.txt", "windy_gridworld.txt", "cliff_walking.txt"} <= maps
     assert "sige_rl/agents/hyperparams/q_learning.yaml" in names
+    cases = {Path(n).name for n in names if n.startswith("sige_rl/envs/power_grid/cases/")}
+    assert cases == {"case5.npz", "case14.npz", "case30.npz", "case118.npz"}
+    assert "sige_rl/envs/building/data/sample_week.csv" in names
     assert not any(n.startswith(("envs/", "agents/", "supervised/")) for n in names)
     assert not any(n.startswith("tests/") for n in names)
 
