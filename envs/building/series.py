@@ -39,7 +39,6 @@ written with :data:`SAMPLE_DECIMALS` decimals per column, ``-0.00`` written ``0.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import difflib
 import functools
@@ -48,6 +47,8 @@ from importlib import resources
 from typing import IO, TYPE_CHECKING
 
 import numpy as np
+
+from sige_rl.envs.csv_table import read_table
 
 if TYPE_CHECKING:  # importlib.resources.abc is Python 3.11+
     from importlib.abc import Traversable
@@ -336,55 +337,18 @@ def read_csv(source: str | os.PathLike | IO[str] | Traversable) -> Weather:
     row (1 = the first row after the header) and column of anything missing, non-numeric, not
     finite or out of range, and for an empty or header-only file.
     """
-    if isinstance(source, (str, os.PathLike)):
-        with open(source, newline="") as fh:
-            return read_csv(fh)
-    if hasattr(source, "joinpath"):  # a resources Traversable (not a file system path)
-        with source.open("r", newline="") as fh:
-            return read_csv(fh)
-    reader = csv.reader(source)
-    header = next(reader, None)
-    if not header:
-        raise ValueError("the weather CSV is empty: it needs a header row")
-    header = [h.strip() for h in header]
-    missing = [name for name in COLUMNS if name not in header]
-    if missing:
-        raise ValueError(
-            f"the weather CSV lacks column(s) {', '.join(missing)}; it needs "
-            f"{', '.join(COLUMNS)} (any order; step_of_week optional)"
-        )
-    needed = list(COLUMNS) + (["step_of_week"] if "step_of_week" in header else [])
-    where = [header.index(name) for name in needed]
-    rows = []
-    for r, row in enumerate(reader, start=1):
-        if not row or not any(cell.strip() for cell in row):
-            continue
-        values = []
-        for name, col in zip(needed, where, strict=True):
-            if col >= len(row):
-                raise ValueError(f"weather CSV row {r}: column {name!r} is missing")
-            try:
-                v = float(row[col])
-            except ValueError:
-                raise ValueError(
-                    f"weather CSV row {r}, column {name!r}: {row[col]!r} is not a number"
-                ) from None
-            problem = _out_of_range(name, v)
-            if problem:
-                raise ValueError(f"weather CSV row {r}, column {name!r}: {v} {problem}")
-            values.append(v)
-        rows.append((r, values))
-    if not rows:
-        raise ValueError("the weather CSV has a header but no rows")
-    data = np.array([values for _, values in rows])
+    hint = f"it needs {', '.join(COLUMNS)} (any order; step_of_week optional)"
+    data, names, rows = read_table(
+        source, COLUMNS, "weather", _out_of_range, hint, optional=("step_of_week",)
+    )
     start = 0
-    if len(needed) > len(COLUMNS):
+    if len(names) > len(COLUMNS):
         steps = data[:, -1]
         start = int(steps[0])
         expected = (start + np.arange(len(steps))) % STEPS_PER_WEEK
         bad = np.flatnonzero(steps != expected)
         if len(bad):
-            r, got = rows[bad[0]][0], int(steps[bad[0]])
+            r, got = rows[bad[0]], int(steps[bad[0]])
             raise ValueError(
                 f"weather CSV row {r}, column 'step_of_week': {got} does not follow the row "
                 f"before (expected {int(expected[bad[0]])}: one row per fifteen-minute step)"

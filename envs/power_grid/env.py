@@ -89,9 +89,9 @@ class PowerGridEnv(gym.Env):
     ``action_type``: ``"discrete"`` or ``"redispatch"``. ``episode_steps``: 2016 (a week).
     ``series``: None (the default profiles), a CSV path or a ``(load, available)`` pair
     (``series.read_csv`` documents the columns); its row 0 is a Monday 00:00, and episodes
-    start at a midnight drawn from the seed that leaves room for ``episode_steps``. ``game_over_penalty``: None (the number of
-    lines). ``max_splits``: bus-bar splits enumerated per substation. ``render_mode``: ``"ansi"``
-    or ``"rgb_array"``.
+    start at a midnight drawn from the seed that leaves room for ``episode_steps``.
+    ``game_over_penalty``: None (the number of lines). ``max_splits``: bus-bar splits
+    enumerated per substation. ``render_mode``: ``"ansi"`` or ``"rgb_array"``.
 
     ## Version History
     * v0: Initial version.

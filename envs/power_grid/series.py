@@ -16,15 +16,14 @@ reproduces the whole series. Users can pass their own loads and renewables as CS
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
-import io
 import os
 from typing import IO
 
 import numpy as np
 
+from sige_rl.envs.csv_table import read_table
 from sige_rl.envs.power_grid.case import DISPATCHABLE, SOLAR, WIND, Case
 
 STEPS_PER_DAY = 288  # five-minute steps
@@ -235,6 +234,10 @@ class Dispatcher:
         return np.array(out)
 
 
+def _mw_check(name: str, v: float) -> str | None:
+    return None if np.isfinite(v) and v >= 0 else "is not a finite value >= 0 MW"
+
+
 def read_csv(source: str | os.PathLike | IO[str], case: Case) -> tuple[np.ndarray, np.ndarray]:
     """Loads and renewable availabilities from CSV: a header, then one row per step.
 
@@ -243,46 +246,13 @@ def read_csv(source: str | os.PathLike | IO[str], case: Case) -> tuple[np.ndarra
     shaped like :class:`Series`' fields. Raises ``ValueError`` naming the row (1 = the first row
     after the header) and column of anything missing, non-numeric, negative or not finite.
     """
-    if isinstance(source, (str, os.PathLike)):
-        with open(source, newline="") as fh:
-            return read_csv(fh, case)
-    reader = csv.reader(source if not isinstance(source, str) else io.StringIO(source))
-    header = next(reader, None)
-    if not header:
-        raise ValueError("the series CSV is empty: it needs a header row")
-    header = [h.strip() for h in header]
     renew = np.flatnonzero(case.gen_kind != DISPATCHABLE)
     needed = [f"load_{i}" for i in range(case.n_load)] + [f"renewable_{g}" for g in renew]
-    missing = [name for name in needed if name not in header]
-    if missing:
-        raise ValueError(
-            f"the series CSV lacks column(s) {', '.join(missing)}; case {case.name!r} needs "
-            f"load_0..load_{case.n_load - 1} and renewable_<g> for units {renew.tolist()}"
-        )
-    where = [header.index(name) for name in needed]
-    rows = []
-    for r, row in enumerate(reader, start=1):
-        if not row:
-            continue
-        values = []
-        for name, col in zip(needed, where, strict=True):
-            if col >= len(row):
-                raise ValueError(f"series CSV row {r}: column {name!r} is missing")
-            try:
-                v = float(row[col])
-            except ValueError:
-                raise ValueError(
-                    f"series CSV row {r}, column {name!r}: {row[col]!r} is not a number"
-                ) from None
-            if not np.isfinite(v) or v < 0:
-                raise ValueError(
-                    f"series CSV row {r}, column {name!r}: {v} is not a finite value >= 0 MW"
-                )
-            values.append(v)
-        rows.append(values)
-    if not rows:
-        raise ValueError("the series CSV has a header but no rows")
-    data = np.array(rows)
+    hint = (
+        f"case {case.name!r} needs load_0..load_{case.n_load - 1} and renewable_<g> for units "
+        f"{renew.tolist()}"
+    )
+    data, _, _ = read_table(source, needed, "series", _mw_check, hint)
     load = data[:, : case.n_load]
     available = np.zeros((len(data), case.n_gen))
     available[:, renew] = data[:, case.n_load :]
