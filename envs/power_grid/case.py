@@ -154,10 +154,12 @@ def derive_limits(case: Case, steps: int = 7 * 288, seed: int = 0) -> np.ndarray
     flow = DCPowerFlow(case)
     topo = flow.compile(np.ones(case.n_branch, bool), np.ones(flow.n_ends, np.int8))
     dispatcher = Dispatcher(case)
+    demand = series.load.sum(axis=1).tolist()
+    renew = series.available[:, dispatcher.renewable].tolist()
     flows = np.empty((steps, case.n_branch))
     p = None
     for t in range(steps):
-        p = dispatcher.step(series.load[t], series.available[t], p)
+        p = dispatcher.step_one(demand[t], renew[t], p)
         flows[t] = flow.flows(topo, p, series.load[t])
     peak = np.quantile(np.abs(flows), LIMIT_QUANTILE, axis=0) * LIMIT_MARGIN
     peak = np.maximum(peak, LIMIT_FLOOR * np.median(peak))

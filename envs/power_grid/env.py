@@ -235,7 +235,7 @@ class PowerGridEnv(gym.Env):
         a = _discrete(action, self.action_space.n)
         if a == NOOP:
             return True
-        if not self.action_mask_one(a):
+        if not self.action_mask()[a]:  # the mask of the last info: the state is the same
             return False
         kind, target = int(self.actions.kind[a]), int(self.actions.target[a])
         if kind == DISCONNECT:
@@ -253,21 +253,6 @@ class PowerGridEnv(gym.Env):
             self.redispatch[target] += self.actions.delta[a]
             self._any_redispatch = True
         return True
-
-    def action_mask_one(self, a: int) -> bool:
-        """Whether discrete action ``a`` is legal now."""
-        kind, t = int(self.actions.kind[a]), int(self.actions.target[a])
-        if kind == NOOP:
-            return True
-        if kind == DISCONNECT:
-            return bool(self.status[t])
-        if kind == RECONNECT:
-            return bool(not self.status[t] and self.cooldown[t] == 0)
-        if kind == TOPOLOGY:
-            j = np.searchsorted(self._topo_actions, a)
-            return bool(self._topo_config[j] != self.sub_config[t])
-        after = self.p[t] + self.actions.delta[a]
-        return bool(self.case.gen_pmin[t] - 1e-9 <= after <= self.case.gen_pmax[t] + 1e-9)
 
     # -- dynamics -------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):

@@ -130,8 +130,8 @@ def default_series(case: Case, steps: int, rng: np.random.Generator) -> Series:
 
 
 class Dispatcher:
-    """The market: a merit-order dispatch with ramp limits, one step at a time, batched over a
-    leading dimension (one row per grid).
+    """The market: a merit-order dispatch with ramp limits, one grid and one step at a time
+    (``PowerGridVectorEnv`` does the same arithmetic on rows of grids).
 
     Renewables produce what is available unless that exceeds demand less every dispatchable
     minimum (then they are curtailed in proportion). Dispatchable units fill the rest in order of
@@ -144,16 +144,14 @@ class Dispatcher:
 
     def __init__(self, case: Case):
         self.case = case
-        n = np.arange(case.n_gen)
         disp = np.flatnonzero(case.gen_kind == DISPATCHABLE)
         self.merit = disp[np.argsort(case.gen_cost[disp], kind="stable")]  # slack included
         self.renewable = np.flatnonzero(case.gen_kind != DISPATCHABLE)
-        self.others = n != case.slack
         ramp = case.gen_ramp.copy()
         ramp[case.slack] = np.inf
         self.ramp = ramp
         self.shunt = float(case.bus_gs_mw.sum())
-        # the same arrays as Python lists, for step_one
+        # the same arrays as Python lists: step_one works in plain floats
         m = self.merit
         self._m = m.tolist()
         self._pmin, self._pmax = case.gen_pmin[m].tolist(), case.gen_pmax[m].tolist()
@@ -161,37 +159,11 @@ class Dispatcher:
         self._units = list(zip(self._m, self._pmin, self._pmax, self._ramp, strict=True))
         self._renew = self.renewable.tolist()
 
-    def step(self, load: np.ndarray, available: np.ndarray, prev: np.ndarray | None = None):
-        """Outputs ``(..., n_gen)`` for loads ``(..., n_load)`` and availabilities
-        ``(..., n_gen)``, from the previous outputs ``prev`` (None: the first step)."""
-        c, m = self.case, self.merit
-        demand = load.sum(axis=-1) + self.shunt
-        if prev is None:
-            lo = np.broadcast_to(c.gen_pmin[m], (*demand.shape, len(m)))
-            hi = np.broadcast_to(c.gen_pmax[m], lo.shape)
-        else:
-            lo = np.maximum(c.gen_pmin[m], prev[..., m] - self.ramp[m])
-            hi = np.minimum(c.gen_pmax[m], prev[..., m] + self.ramp[m])
-            hi = np.maximum(hi, lo)
-        room = demand - lo.sum(axis=-1)
-        renew = available[..., self.renewable]
-        total = renew.sum(axis=-1)
-        scale = np.where(total > room, np.clip(room, 0.0, None) / np.where(total > 0, total, 1), 1)
-        renew = renew * scale[..., None]
-        rest = room - renew.sum(axis=-1)
-        head = hi - lo
-        before = np.cumsum(head, axis=-1) - head
-        add = np.clip(rest[..., None] - before, 0.0, head)
-        p = np.zeros((*demand.shape, c.n_gen))
-        p[..., m] = lo + add
-        p[..., self.renewable] = renew
-        p[..., c.slack] = demand - p[..., self.others].sum(axis=-1)
-        return p
-
     def step_one(self, load: float, renew: list[float], prev: np.ndarray | None = None):
-        """:meth:`step` for one grid in plain Python floats, from the total ``load`` and the
-        renewable units' availabilities ``renew`` (in ``self.renewable`` order): a handful of
-        units costs a few microseconds this way against about 25 in numpy calls."""
+        """Outputs ``(n_gen,)`` from the total ``load``, the renewable units' availabilities
+        ``renew`` (in ``self.renewable`` order) and the previous outputs ``prev`` (None: the
+        first step). In plain Python floats: a handful of units costs a few microseconds this way
+        against about 25 in numpy calls."""
         demand = load + self.shunt
         if prev is None:
             lo, hi = self._pmin, self._pmax

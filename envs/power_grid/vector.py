@@ -92,8 +92,8 @@ class PowerGridVectorEnv(gym.vector.VectorEnv):
 
     ## How
     All grids are stepped together in numpy: the market's dispatch (``Dispatcher.step_one``'s
-    arithmetic on (N, n_units) arrays: ``Dispatcher.step`` rounds differently in the last bits on
-    some cases), the redispatch, the slack's balance, the power flows, the overflow rules, the
+    arithmetic on (N, n_units) arrays, in the same order, so that it rounds the same), the
+    redispatch, the slack's balance, the power flows, the overflow rules, the
     reward, the observation and the action mask. Each sub-env holds the ``Topology`` that
     ``DCPowerFlow.compile`` gives for its line status and bus bars (compiled again only when those
     change; the template env's cache is shared); the grids on one topology share one stacked
@@ -493,8 +493,8 @@ class PowerGridVectorEnv(gym.vector.VectorEnv):
     def _dispatch_market(
         self, demand: np.ndarray, renew: np.ndarray, prev: np.ndarray | None
     ) -> np.ndarray:
-        """``Dispatcher.step_one`` for each row, with its exact arithmetic (``Dispatcher.step``
-        sums and fills the merit order in another order, which differs in the last bits)."""
+        """``Dispatcher.step_one`` for each row, with its exact arithmetic (sums and the merit
+        order's fill in the same order: another order differs in the last bits)."""
         demand = demand + self._shunt
         m = self._merit
         if prev is None:

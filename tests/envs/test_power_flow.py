@@ -72,9 +72,11 @@ def state(name, seed):
     case = load_case(name)
     series = default_series(case, 200, np.random.default_rng(seed))
     d = Dispatcher(case)
+    demand = series.load.sum(axis=1).tolist()
+    renew = series.available[:, d.renewable].tolist()
     p = None
     for t in range(100):  # some steps in, so ramps have bitten
-        p = d.step(series.load[t], series.available[t], p)
+        p = d.step_one(demand[t], renew[t], p)
     return case, p, series.load[99]
 
 
