@@ -13,8 +13,10 @@ from sige_rl.envs.gridworld_vector import GridWorldVectorEnv
 
 __all__ = [
     "ATARI_IDS",
+    "BUILDING_IDS",
     "ENV_IDS",
     "MINATAR_IDS",
+    "MULTI_AGENT_IDS",
     "POWER_GRID_ALERT_IDS",
     "POWER_GRID_IDS",
     "GridWorld",
@@ -121,3 +123,22 @@ for _env_id in POWER_GRID_ALERT_IDS:
             entry_point="sige_rl.envs.power_grid.alerts:make_alert_env",
             kwargs={"case": f"case{_digits}"},
         )
+
+# Building energy (numpy only): a heat pump's setpoints in a grey-box RC building, a week of
+# fifteen-minute steps (the env truncates itself: ``episode_days`` is an argument).
+BUILDING_IDS: tuple[str, ...] = ("sige/BuildingHVAC-v0", "sige/BuildingHVACDiscrete-v0")
+for _env_id in BUILDING_IDS:
+    if _env_id not in gym.registry:
+        gym.register(
+            id=_env_id,
+            entry_point="sige_rl.envs.building.env:BuildingHVACEnv",
+            vector_entry_point="sige_rl.envs.building.vector:BuildingHVACVectorEnv",
+            kwargs={"action_type": "discrete" if "Discrete" in _env_id else "box"},
+        )
+
+# Multi-agent envs (PettingZoo, imported only when one is made): id -> "module:factory" of the
+# ParallelEnv. ``from sige_rl.envs import energy_community_v0`` gives parallel_env() and env()
+# (the AEC form), and registers the id with PettingZoo's own registry.
+MULTI_AGENT_IDS: dict[str, str] = {
+    "sige/EnergyCommunity-v0": "sige_rl.envs.energy_community_v0:parallel_env",
+}

@@ -21,6 +21,8 @@ def test_environment_table_lists_every_registered_env():
         *envs.MINATAR_IDS,
         *envs.POWER_GRID_IDS,
         *envs.POWER_GRID_ALERT_IDS,
+        *envs.BUILDING_IDS,
+        *envs.MULTI_AGENT_IDS,
     ]
 
 

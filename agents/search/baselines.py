@@ -1,5 +1,6 @@
 """Baselines of the L2RPN competitions (Grid2Op's ``DoNothingAgent`` and ``GreedyAgent``): always
-one fixed action, or try every legal action one step ahead and take the best.
+one fixed action, or try every legal action one step ahead and take the best. And the building's
+rule-based thermostat (``thermostat``), which reads the comfort band from the env it controls.
 
 Greedy: at each step the agent snapshots the env (``clone_state``), plays each candidate action
 for one step, records its reward, and restores the snapshot; it then takes the action with the
@@ -83,3 +84,29 @@ class GreedyLookahead(PlanningAgent):
             if value > best_value:
                 best, best_value = int(a), value
         return best
+
+
+@dataclass
+class ThermostatConfig:
+    setback: bool = False
+    """Follow the comfort band of the moment, relaxed while the occupants are away (a
+    schedule-aware thermostat); False holds the occupied band around the clock."""
+
+
+class Thermostat(PlanningAgent):
+    """The rule-based thermostat of ``sige/BuildingHVAC-v0`` (either action space): heat to the
+    comfort band's lower edge, cool to its upper edge (``BuildingHVACEnv.thermostat_action``)."""
+
+    name = "thermostat"
+    Config = ThermostatConfig
+
+    def attach(self, env: gym.Env) -> None:
+        if not callable(getattr(env.unwrapped, "thermostat_action", None)):
+            raise ValueError(
+                f"thermostat needs a building env (sige/BuildingHVAC-v0 or its Discrete "
+                f"variant), got {type(env.unwrapped).__name__}"
+            )
+        super().attach(env)
+
+    def act(self, obs: Any, deterministic: bool = True) -> Any:
+        return self.env.unwrapped.thermostat_action(self.config.setback)

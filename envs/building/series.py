@@ -254,29 +254,32 @@ def _day_sun(sunrise_h: float, sunset_h: float) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
-def _week_schedules(building: str) -> tuple[np.ndarray, np.ndarray]:
+def week_schedules(building: str) -> tuple[np.ndarray, np.ndarray]:
     """Occupancy and price for every step of the week (Monday 00:00 first)."""
     week = np.arange(STEPS_PER_WEEK)
     return occupancy_shape(week, building), price_shape(week)
 
 
-def _ar1(rng: np.random.Generator, steps: int, rho: float) -> np.ndarray:
-    """Stationary AR(1) noise with unit variance, (steps,): ``x[t] = rho x[t-1] + e[t]``, in
-    closed form, ``x[t] = rho^t sum_{k<=t} rho^-k e[k]``, over blocks short enough that
-    ``rho^-k`` stays below 1e260 (months in one block at these persistences), so that each
-    rounding error stays relative to the partial sum and is scaled back by ``rho^t``."""
-    out = np.empty(steps)
-    shocks = rng.standard_normal(steps)
-    shocks[1:] *= np.sqrt(1.0 - rho * rho)  # shocks[0] unscaled: the stationary start
+def _ar1(shocks: np.ndarray, rho: float) -> np.ndarray:
+    """Stationary AR(1) noise with unit variance from unit normal ``shocks`` (k, steps), one
+    series a row: ``x[t] = rho x[t-1] + sqrt(1 - rho^2) e[t]``, ``x[0] = e[0]``, in closed form,
+    ``x[t] = rho^t sum_{k<=t} rho^-k e[k]``, over blocks short enough that ``rho^-k`` stays below
+    1e260 (months in one block at these persistences), so that each rounding error stays
+    relative to the partial sum and is scaled back by ``rho^t``. ``cumsum`` runs left to right
+    along a row, so a row's result does not depend on the other rows. ``shocks`` is scaled in
+    place."""
+    steps = shocks.shape[1]
+    out = np.empty(shocks.shape)
+    shocks[:, 1:] *= np.sqrt(1.0 - rho * rho)  # shocks[:, 0] unscaled: the stationary start
     block = max(1, min(steps, int(600 / np.log(1.0 / rho))))
     up, down = _powers(rho, block)
-    carry = 0.0
+    carry = np.zeros((len(shocks), 1))
     for start in range(0, steps, block):
-        e = shocks[start : start + block]
-        n = len(e)
-        x = up[:n] * (rho * carry + np.cumsum(down[:n] * e))
-        out[start : start + n] = x
-        carry = x[-1]
+        e = shocks[:, start : start + block]
+        n = e.shape[1]
+        x = up[:n] * (rho * carry + np.cumsum(down[:n] * e, axis=1))
+        out[:, start : start + n] = x
+        carry = x[:, -1:]
     return out
 
 
@@ -301,24 +304,53 @@ def generate(
     episode's generator) as the module docstring describes. ``climate``: a name in
     :data:`CLIMATES` or a :class:`Climate` of one's own; ``season``: one of :data:`SEASONS`;
     ``building``: one of :data:`BUILDINGS`."""
-    if not isinstance(climate, Climate):
-        climate = CLIMATES[_check(climate, list(CLIMATES), "climate")]
-    params = climate.season(season)
+    params = season_climate(climate, season)
     _check(building, BUILDINGS, "building")
     steps = int(steps)
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     start = int(rng.integers(7)) * STEPS_PER_DAY
-    day_step = np.arange(steps) % STEPS_PER_DAY
+    knots = rng.standard_normal((1, knot_count(steps)))
+    clouds = rng.standard_normal((1, steps))
+    outdoor, solar = weather_rows(params, knots, clouds)
     week_step = (start + np.arange(steps)) % STEPS_PER_WEEK
-    knots = _ar1(rng, steps // TEMPERATURE_KNOT_STEPS + 2, _TEMPERATURE_RHO)
-    noise = np.interp(np.arange(steps) / TEMPERATURE_KNOT_STEPS, np.arange(len(knots)), knots)
+    occupancy, price = week_schedules(building)
+    return Weather(outdoor[0], solar[0], occupancy[week_step], price[week_step], start)
+
+
+def season_climate(climate: str | Climate, season: str) -> SeasonClimate:
+    """A climate's season: ``climate`` a name in :data:`CLIMATES` or a :class:`Climate`."""
+    if not isinstance(climate, Climate):
+        climate = CLIMATES[_check(climate, list(CLIMATES), "climate")]
+    return climate.season(season)
+
+
+def knot_count(steps: int) -> int:
+    """How many three-hourly temperature knots ``steps`` rows need."""
+    return steps // TEMPERATURE_KNOT_STEPS + 2
+
+
+def weather_rows(
+    params: SeasonClimate, knot_shocks: np.ndarray, cloud_shocks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Outdoor temperature (deg C) and irradiance (W/m2), ``(k, steps)`` each, from the unit
+    normal shocks of ``k`` episodes that start at midnight: ``knot_shocks`` ``(k,
+    knot_count(steps))`` for the temperature noise, ``cloud_shocks`` ``(k, steps)`` for the
+    clouds (both scaled in place). :func:`generate` draws them from one episode's generator;
+    a batched env draws each row from its own and computes all rows at once, equal bit for bit.
+    """
+    k, steps = cloud_shocks.shape
+    day_step = np.arange(steps) % STEPS_PER_DAY
+    knots = _ar1(knot_shocks, _TEMPERATURE_RHO)
+    x, xp = np.arange(steps) / TEMPERATURE_KNOT_STEPS, np.arange(knots.shape[1])
+    noise = np.empty((k, steps))
+    for j in range(k):  # np.interp is 1-D; a row at a time
+        noise[j] = np.interp(x, xp, knots[j])
     outdoor = params.mean_c + params.swing_c * _day_temperature()[day_step] + params.noise_c * noise
-    clouds = _ar1(rng, steps, _CLOUD_RHO)
+    clouds = _ar1(cloud_shocks, _CLOUD_RHO)
     clouds = np.clip(params.cloud_mean + params.cloud_sd * clouds, CLOUD_MIN, CLOUD_MAX)
     solar = params.peak_w_m2 * _day_sun(params.sunrise_h, params.sunset_h)[day_step] * clouds
-    occupancy, price = _week_schedules(building)
-    return Weather(outdoor, solar, occupancy[week_step], price[week_step], start)
+    return outdoor, solar
 
 
 def sample_csv_path() -> Traversable:

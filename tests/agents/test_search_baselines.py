@@ -51,3 +51,18 @@ def test_evaluation_lets_the_greedy_agent_plan_on_the_env_it_plays(tmp_path):
     assert agents.load(tmp_path / "g", env=eval_env).config == greedy.config
     with pytest.raises(ValueError, match="clone_state"):
         agents.make("greedy", gym.make("CartPole-v1"))
+
+
+def test_the_thermostat_plays_the_building_and_refuses_other_envs(tmp_path):
+    env = gym.make("sige/BuildingHVAC-v0")
+    plain = agents.make("thermostat", env)
+    obs, _ = env.reset(seed=0)
+    np.testing.assert_array_equal(plain.act(obs), [20.0, 23.5])  # the winter band's edges
+    discrete = gym.make("sige/BuildingHVACDiscrete-v0", season="summer")
+    agent = agents.make("thermostat", discrete, setback=True)
+    discrete.reset(seed=0)
+    assert agent.act(None) == 13  # (23, 26): the summer band, occupied at midnight
+    agent.save(tmp_path / "t")
+    assert agents.load(tmp_path / "t", env=discrete).config.setback is True
+    with pytest.raises(ValueError, match="building env"):
+        agents.make("thermostat", gym.make("CartPole-v1"))
