@@ -23,8 +23,9 @@ $(STAMP): pyproject.toml
 train: $(STAMP)
 	$(PY) scripts/train_agent.py $(TRAIN_ARGS)
 
+# One pytest worker per core (pytest-xdist): the suite's learning checks are single-threaded.
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 bench: $(STAMP)
 	@for f in scripts/bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

@@ -46,7 +46,8 @@ def agent_class(name: str) -> type:
 
 
 def env_id(env: gym.Env) -> str | None:
-    spec = env.unwrapped.spec if env.spec is None else env.spec
+    """The registered id of ``env``, or None (an env without a spec, or an SB3 ``VecEnv``)."""
+    spec = getattr(env, "spec", None) or getattr(getattr(env, "unwrapped", None), "spec", None)
     return spec.id if spec is not None else None
 
 

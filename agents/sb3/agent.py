@@ -6,7 +6,9 @@ names the algorithm and its ``Config``. The pieces that connect the two worlds:
 
 - envs: a single env is wrapped in SB3's ``Monitor`` and ``DummyVecEnv``; a Gymnasium vector env
   (``gym.make_vec``) is rebuilt as a ``DummyVecEnv`` of as many single envs made from its spec,
-  because SB3 steps its own ``VecEnv`` (the vector env passed in is not stepped);
+  because SB3 steps its own ``VecEnv`` (the vector env passed in is not stepped); an SB3
+  ``VecEnv`` is stepped as it is (the multi-agent adapter, ``agents/multiagent/``), and
+  :meth:`SB3Agent.load` takes one too, so a checkpoint is rebuilt on the same adapter;
 - callbacks: :class:`_Bridge` calls our ``Callback`` from inside SB3's loop and stops
   ``model.learn`` when ``at_safe_point`` returns False;
 - logging: :class:`_RunWriter` is an SB3 logger output that renames SB3's keys to ours
@@ -103,6 +105,9 @@ class SB3PPOConfig(SB3Common):
     """Gradients are clipped to this global norm."""
     target_kl: float | None = None
     """Stop an update's epochs early past this approximate KL; None never stops."""
+    log_std_init: float = 0.0
+    """Initial log standard deviation of the Gaussian policy on Box actions (SB3's
+    ``policy_kwargs``; RL Zoo often starts continuous control at -2 or so)."""
 
 
 @dataclass
@@ -127,6 +132,9 @@ class SB3A2CConfig(SB3Common):
     """RMSProp's epsilon."""
     normalize_advantage: bool = False
     """Normalize advantages within each rollout."""
+    log_std_init: float = 0.0
+    """Initial log standard deviation of the Gaussian policy on Box actions (SB3's
+    ``policy_kwargs``)."""
 
 
 @dataclass
@@ -162,9 +170,13 @@ class SB3DQNConfig(SB3Common):
 
 
 # -- the bridges between SB3 and us -------------------------------------------------------------
-def sb3_vec_env(env: gym.Env | gym.vector.VectorEnv) -> VecEnv:
+def sb3_vec_env(env: gym.Env | gym.vector.VectorEnv | VecEnv) -> VecEnv:
     """SB3's ``DummyVecEnv`` of Monitor-wrapped envs: ``env`` itself, or for a Gymnasium vector
-    env ``num_envs`` fresh envs made from its spec."""
+    env ``num_envs`` fresh envs made from its spec. An SB3 ``VecEnv`` (such as
+    ``agents.multiagent.ParallelEnvVecEnv``, a PettingZoo env's agents as slots) is used as it is:
+    it must report finished episodes in Monitor's ``info["episode"]``."""
+    if isinstance(env, VecEnv):
+        return env
     if not isinstance(env, gym.vector.VectorEnv):
         return DummyVecEnv([lambda: Monitor(env)])
     spec = env.spec
@@ -240,8 +252,9 @@ class SB3Agent:
     """A Stable-Baselines3 algorithm behind our agent interface.
 
     Args:
-        env: a single env, or a Gymnasium vector env made by ``gym.make_vec`` (rebuilt as SB3's
-            ``DummyVecEnv`` of as many copies).
+        env: a single env, a Gymnasium vector env made by ``gym.make_vec`` (rebuilt as SB3's
+            ``DummyVecEnv`` of as many copies), or an SB3 ``VecEnv`` used as it is (such as
+            ``agents.multiagent.ParallelEnvVecEnv``: one slot per agent, parameter sharing).
         seed: SB3's ``seed``: network initialisation, action sampling, the envs' first resets.
             SB3 seeds and draws from the global ``random``, ``numpy`` and ``torch`` generators;
             the agent swaps streams of its own in around SB3's calls and puts the caller's back
@@ -272,7 +285,9 @@ class SB3Agent:
         self.config = config = build_config(type(self), config, overrides)
         self.seed = seed
         kwargs = dataclasses.asdict(config)
-        net_arch = kwargs.pop("net_arch")
+        policy_kwargs = {"net_arch": kwargs.pop("net_arch")}
+        if "log_std_init" in kwargs:
+            policy_kwargs["log_std_init"] = kwargs.pop("log_std_init")
         device = resolve_device(kwargs.pop("device"))
         for key in [k for k in kwargs if k.endswith("_schedule")]:
             value = key.removesuffix("_schedule")
@@ -285,7 +300,7 @@ class SB3Agent:
                 self.model = self.algorithm(
                     policy_name(vec_env.observation_space),
                     vec_env,
-                    policy_kwargs={"net_arch": net_arch},
+                    policy_kwargs=policy_kwargs,
                     device=device,
                     seed=seed,
                     **kwargs,

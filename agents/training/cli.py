@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+import yaml
 
 from sige_rl.agents.common import registry
 from sige_rl.agents.common.config import (
@@ -31,12 +32,14 @@ from sige_rl.agents.common.config import (
     tuned_job_options,
     without_job_keys,
 )
+from sige_rl.agents.multiagent import ids as ma_ids
 from sige_rl.supervised import Run, resolve_device, run_name
 from sige_rl.supervised.checkpoint import CheckpointError
 
 DEFAULT_ENV = "sige/GridWorld-v0"
 DEFAULT_AGENT = "q_learning"
 DEFAULT_STEPS = 20_000
+MULTI_AGENT_EXAMPLE = "sige/EnergyCommunity-v0"
 # What may be given with --resume: everything else is fixed by the run being resumed.
 RESUME_OPTIONS = ("steps", "stretch_schedules", "device", "save_every", "no_progress")
 
@@ -49,7 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train an agent on an environment; logs, checkpoints and evaluations go to "
         "<logdir>/<env>/<agent>/<time>_s<seed>/.",
     )
-    p.add_argument("--env", help=f"Gymnasium env id (default: {DEFAULT_ENV})")
+    p.add_argument(
+        "--env",
+        help=f"Gymnasium env id, or a multi-agent id such as {MULTI_AGENT_EXAMPLE} "
+        f"(default: {DEFAULT_ENV})",
+    )
+    p.add_argument(
+        "--env-kwarg",
+        dest="env_kwargs",
+        action="append",
+        metavar="KEY=VALUE",
+        help="an argument of the env's constructor (repeatable; the value is read as YAML), "
+        "e.g. --env-kwarg n_buildings=2",
+    )
     p.add_argument("--agent", help=f"agent name (default: {DEFAULT_AGENT})")
     p.add_argument(
         "--steps",
@@ -88,8 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--num-envs",
         type=int,
         metavar="N",
-        help="parallel envs, for agents that support them (default: the tuned entry's n_envs, "
-        "else 1)",
+        help="parallel envs, for agents that support them; on a multi-agent env, the copies of "
+        "it (each agent of each copy is one slot of the shared policy) (default: the tuned "
+        "entry's n_envs, else 1)",
     )
     p.add_argument(
         "--list-envs", action="store_true", help="list the environments that can run here and exit"
@@ -132,7 +148,8 @@ class AlreadyFinished(Exception):
 def runnable_envs() -> tuple[list[str], list[tuple[str, str]]]:
     """Registered ids that ``gym.make`` builds here (ours first), and the others with the reason
     (a missing optional dependency such as MuJoCo, Box2D or jax). One id is built per entry
-    point: ALE registers hundreds of ids on one class, and what it needs is the same for all."""
+    point: ALE registers hundreds of ids on one class, and what it needs is the same for all.
+    Our multi-agent ids (``sige_rl.envs.MULTI_AGENT_IDS``) are listed among ours."""
     ok, missing = [], []
     tried: dict[str, str | None] = {}  # entry point -> None if it builds, else the reason
     with warnings.catch_warnings():
@@ -149,6 +166,12 @@ def runnable_envs() -> tuple[list[str], list[tuple[str, str]]]:
                 ok.append(env_id)
             else:
                 missing.append((env_id, tried[key]))
+    for env_id in ma_ids.multi_agent_ids():
+        try:
+            ma_ids.make_parallel_env(env_id).close()
+            ok.append(env_id)
+        except Exception as e:  # PettingZoo missing, say
+            missing.append((env_id, str(e).splitlines()[0][:100] or type(e).__name__))
     ok.sort(key=lambda i: (not i.startswith("sige/"), i))
     return ok, missing
 
@@ -205,8 +228,9 @@ def hyperparameter_table(agent: str, env_id: str) -> str:
 
 # -- checks -------------------------------------------------------------------------------------
 def check_env_id(env_id: str) -> str:
-    """Import the ``module:`` part of an id if any and make sure the id is registered. Our own
-    ``sige/`` ids need no prefix: their package is imported by name as a prefix would."""
+    """Import the ``module:`` part of an id if any and make sure the id is registered (with
+    Gymnasium, or in ``sige_rl.envs.MULTI_AGENT_IDS``). Our own ``sige/`` ids need no prefix:
+    their package is imported by name as a prefix would."""
     module, sep, name = env_id.rpartition(":")
     if not sep and name.startswith("sige/") and name not in gym.registry:
         module, sep = "sige_rl.envs", ":"
@@ -215,11 +239,42 @@ def check_env_id(env_id: str) -> str:
             importlib.import_module(module)
         except ImportError as e:
             raise ValueError(f"cannot import module {module!r} of env id {env_id!r}: {e}") from e
+    if name not in gym.registry and name.startswith("sige/") and ma_ids.is_multi_agent(name):
+        return name
     if name not in gym.registry:
         close = difflib.get_close_matches(name, list(gym.registry), n=3, cutoff=0.6)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         raise ValueError(f"unknown env {name!r}{hint} (--list-envs shows them all)")
     return name
+
+
+def parse_env_kwargs(pairs: list[str] | None) -> dict[str, Any]:
+    """``["n_buildings=2", "climate=cold"]`` -> ``{"n_buildings": 2, "climate": "cold"}``."""
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--env-kwarg expects KEY=VALUE, got {pair!r}")
+        out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+    return out
+
+
+def check_multi_agent(env_id: str, agent: str, env_kwargs: dict[str, Any]) -> None:
+    """A multi-agent env is built (its arguments checked) and ``agent`` must be one that trains
+    on it with a shared policy (:func:`sige_rl.agents.multiagent.ids.learners`)."""
+    try:
+        env = ma_ids.make_parallel_env(env_id, **env_kwargs)
+    except TypeError as e:  # an unknown keyword
+        raise ValueError(f"cannot make {env_id} with {env_kwargs}: {e}") from e
+    space = env.action_space(env.possible_agents[0])
+    env.close()
+    able = ma_ids.learners(space)
+    if agent not in able:
+        raise ValueError(
+            f"{agent} cannot train on the multi-agent env {env_id}: its agents are trained with "
+            f"one shared policy on a Stable-Baselines3 VecEnv (a slot per agent, actions "
+            f"{space}); agents that can: {', '.join(able)}"
+        )
 
 
 def positive(name: str, value: int | None) -> None:
@@ -263,12 +318,21 @@ def plan(args: argparse.Namespace) -> Plan:
     agent = args.agent or DEFAULT_AGENT
     env_id = check_env_id(env_name)
     cls = registry.agent_class(agent)
+    env_kwargs = parse_env_kwargs(args.env_kwargs)
+    if ma_ids.is_multi_agent(env_id):
+        check_multi_agent(env_id, agent, env_kwargs)
+    elif env_kwargs:  # an unknown keyword is bad input, not a crash after the run folder
+        try:
+            gym.make(env_name, **env_kwargs).close()
+        except TypeError as e:
+            raise ValueError(f"cannot make {env_id} with {env_kwargs}: {e}") from e
     config = resolve_hyperparams(cls, agent, env_id, args.config, args.sets)
     tuned = tuned_job_options(agent, env_id)
     steps = args.steps or tuned.get("n_timesteps", DEFAULT_STEPS)
     seed = 0 if args.seed is None else args.seed
     opts = {
         "env": env_name,
+        "env_kwargs": env_kwargs,
         "agent": agent,
         "steps": steps,
         "seed": seed,
@@ -310,7 +374,7 @@ def _plan_resume(args: argparse.Namespace) -> Plan:
     if not (run_dir / "config.yaml").is_file():
         raise ValueError(f"--resume {run_dir}: not a run folder (no config.yaml)")
     fixed = [
-        "--set" if name == "sets" else f"--{name.replace('_', '-')}"
+        {"sets": "--set", "env_kwargs": "--env-kwarg"}.get(name, f"--{name.replace('_', '-')}")
         for name, value in vars(args).items()
         if value is not None
         and name not in (*RESUME_OPTIONS, "resume")

@@ -1,4 +1,6 @@
-"""``scripts/evaluate.py RUN_DIR``: replay a saved agent, print its returns, maybe write a GIF."""
+"""``scripts/evaluate.py RUN_DIR``: replay a saved agent, print its returns, maybe write a GIF.
+A multi-agent run is replayed on its env through the training adapter, and scored as in
+training: the community return and the env's metrics (no GIF: such envs render text)."""
 
 from __future__ import annotations
 
@@ -7,10 +9,13 @@ import sys
 from pathlib import Path
 
 import gymnasium as gym
+import numpy as np
 import yaml
 
 from sige_rl.agents.common import registry
+from sige_rl.agents.multiagent import ids as ma_ids
 from sige_rl.agents.training.evaluation import evaluate, record_episode, write_gif
+from sige_rl.agents.training.run_setup import make_eval_env
 from sige_rl.supervised import Run
 from sige_rl.supervised.checkpoint import CheckpointError
 
@@ -42,7 +47,18 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{run_dir} has neither final/ nor a checkpoint")
         source = latest[1]
         print(f"{run_dir} did not finish; using its latest checkpoint {source.name}")
-    env = gym.make(options["env"], render_mode="rgb_array" if args.gif else None)
+    multi_agent = ma_ids.is_multi_agent(options["env"])
+    if multi_agent and args.gif:
+        parser.error(
+            f"{options['env']} is a multi-agent env that renders text only (ansi): no GIF; "
+            "run without --gif"
+        )
+    if multi_agent:  # its training adapter and the community's score
+        env, evaluate_fn = make_eval_env(options)
+    else:
+        kwargs = options.get("env_kwargs") or {}
+        env = gym.make(options["env"], render_mode="rgb_array" if args.gif else None, **kwargs)
+        evaluate_fn = evaluate
     if args.gif:  # find out now, not after the whole evaluation, whether frames can be drawn
         try:
             env.reset(seed=args.seed)
@@ -54,13 +70,16 @@ def main(argv: list[str] | None = None) -> int:
         agent = registry.load(source, env)
     except CheckpointError as e:
         parser.error(f"cannot load {source}: {e}")
-    result = evaluate(agent, env, args.episodes, args.seed, epsilon=agent.eval_epsilon)
+    result = evaluate_fn(agent, env, args.episodes, args.seed, epsilon=agent.eval_epsilon)
     print(f"{options['agent']} on {options['env']} ({source}):")
     capped = f", {result.capped.sum()} cut by the step cap" if result.capped.any() else ""
+    what = "mean return (all agents' rewards summed)" if multi_agent else "mean return"
     print(
-        f"mean return {result.returns.mean():.4g} +/- {result.returns.std():.3g}, mean length "
+        f"{what} {result.returns.mean():.4g} +/- {result.returns.std():.3g}, mean length "
         f"{result.lengths.mean():.1f} over {args.episodes} episodes{capped}"
     )
+    for name, values in result.metrics.items():
+        print(f"mean {name} per episode {np.mean(values):.4g} +/- {np.std(values):.3g}")
     if args.gif:
         frames, total = record_episode(agent, env, args.seed)
         write_gif(frames, args.gif, fps=args.fps)

@@ -1,5 +1,6 @@
-"""Measuring a trained agent: returns over seeded episodes, the optimality gap on environments
-with an exact model, and rendered episodes."""
+"""Measuring a trained agent: returns over seeded episodes (of a Gymnasium env, or of a
+multi-agent env through its ``VecEnv`` adapter), the optimality gap on environments with an exact
+model, and rendered episodes."""
 
 from __future__ import annotations
 
@@ -27,11 +28,13 @@ class Interrupted(Exception):
 
 
 class Evaluation(NamedTuple):
-    """Per episode: the return, the length, and whether the step cap cut it."""
+    """Per episode: the return, the length, and whether the step cap cut it; ``metrics``: more
+    per-episode totals by name (a multi-agent env's costs, say), logged beside the return."""
 
     returns: np.ndarray
     lengths: np.ndarray
     capped: np.ndarray
+    metrics: dict[str, np.ndarray] = {}  # noqa: RUF012 (never mutated)
 
 
 def episode_step_cap(env: gym.Env) -> int:
@@ -88,6 +91,58 @@ def evaluate(
             if not done and lengths[i] >= cap:
                 capped[i] = done = True
     return Evaluation(returns, lengths, capped)
+
+
+def evaluate_parallel(
+    agent: Any,
+    venv: Any,
+    episodes: int,
+    seed: int,
+    epsilon: float = 0.0,
+    max_steps: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    metrics: dict[str, str] | None = None,
+) -> Evaluation:
+    """:func:`evaluate` for a multi-agent env: ``venv`` is one copy of it as an SB3 ``VecEnv``
+    with a slot per agent (``agents.multiagent.ParallelEnvVecEnv(make_env, 1)``). Episode ``i``
+    starts with the env's ``reset(seed=seed + i)``; at every step the agent acts greedily on all
+    the agents' observations as one batch.
+
+    The return of an episode is the community's: every agent's rewards summed (a penalty the
+    env splits among the agents is thus counted once). ``metrics`` names info keys to total per
+    episode: ``"agents"`` sums the key over the agents, ``"community"`` counts it once (the env
+    reports the same value to every agent). The episode ends when all agents are done (the
+    adapter then resets the env, which the next episode reseeds) or after ``max_steps`` steps
+    (default :data:`DEFAULT_MAX_EPISODE_STEPS`). Only ``epsilon=0``: greedy evaluations.
+    """
+    if epsilon > 0:
+        raise ValueError("a multi-agent evaluation plays the greedy policy only (epsilon 0)")
+    cap = DEFAULT_MAX_EPISODE_STEPS if max_steps is None else int(max_steps)
+    metrics = dict(metrics or {})
+    for key, kind in metrics.items():
+        if kind not in ("agents", "community"):
+            raise ValueError(f"metric {key!r}: kind must be 'agents' or 'community', got {kind!r}")
+    returns, lengths = np.zeros(episodes), np.zeros(episodes, dtype=int)
+    capped = np.zeros(episodes, dtype=bool)
+    totals = {k: np.zeros(episodes) for k in metrics}
+    for i in range(episodes):
+        venv.seed(seed + i)
+        obs = venv.reset()
+        done = False
+        while not done:
+            if should_stop is not None and should_stop():
+                raise Interrupted(f"evaluation stopped in episode {i + 1} of {episodes}")
+            obs, rewards, dones, infos = venv.step(agent.act(obs, deterministic=True))
+            returns[i] += float(np.sum(rewards, dtype=np.float64))
+            lengths[i] += 1
+            for key, kind in metrics.items():
+                values = [info[key] for info in infos if key in info]
+                if values:
+                    totals[key][i] += float(np.sum(values)) if kind == "agents" else values[0]
+            done = bool(np.all(dones))
+            if not done and lengths[i] >= cap:
+                capped[i] = done = True
+    return Evaluation(returns, lengths, capped, totals)
 
 
 class OptimalityGap:

@@ -8,13 +8,14 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
+import numpy as np
 
 from sige_rl.agents.common.interface import Callback
-from sige_rl.agents.training.evaluation import Interrupted, OptimalityGap, evaluate
+from sige_rl.agents.training.evaluation import Evaluation, Interrupted, OptimalityGap, evaluate
 from sige_rl.supervised import Run
 
 KEEP_CHECKPOINTS = 3
@@ -32,12 +33,23 @@ class StopNow(Exception):
 class Trainer(Callback):
     """Evaluates every ``eval_every`` steps, checkpoints at the first safe point after every
     ``save_every`` steps (keeping the last :data:`KEEP_CHECKPOINTS`), shows a progress bar or
-    periodic log lines, and turns SIGINT / SIGTERM into a stop at the agent's next safe point."""
+    periodic log lines, and turns SIGINT / SIGTERM into a stop at the agent's next safe point.
+
+    ``evaluate_fn`` plays the evaluations: :func:`~.evaluation.evaluate` by default, or one with
+    its signature (``evaluate_parallel`` for a multi-agent env, whose ``eval_env`` is then its
+    ``VecEnv`` adapter). The mean of each of its ``metrics`` is logged as ``eval/<name>`` and
+    recorded in evaluations.csv after ``capped``."""
 
     def __init__(
-        self, run: Run, eval_env: gym.Env, opts: dict[str, Any], gap: OptimalityGap | None
+        self,
+        run: Run,
+        eval_env: Any,
+        opts: dict[str, Any],
+        gap: OptimalityGap | None,
+        evaluate_fn: Callable[..., Evaluation] = evaluate,
     ):
         self.run, self.eval_env, self.opts, self.gap = run, eval_env, opts, gap
+        self.evaluate_fn = evaluate_fn
         self.eval_every, self.save_every = opts["eval_every"], opts["save_every"]
         self.stop_signal: int | None = None
         self._stop_time = 0.0
@@ -94,7 +106,7 @@ class Trainer(Callback):
     def evaluate(self, agent) -> dict[str, Any] | None:
         """Evaluate, log and record a row; None if a stop signal cut the evaluation short."""
         try:
-            result = evaluate(
+            result = self.evaluate_fn(
                 agent,
                 self.eval_env,
                 self.opts["eval_episodes"],
@@ -111,6 +123,8 @@ class Trainer(Callback):
             "episodes": len(result.returns),
             "capped": int(result.capped.sum()),
         }
+        for name, values in result.metrics.items():
+            row[name] = float(np.mean(values))
         if self.gap is not None:
             row["optimality_gap"] = float(self.gap(agent))
         scalars = {f"eval/{k}": v for k, v in row.items() if k not in ("step", "episodes")}

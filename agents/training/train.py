@@ -21,7 +21,12 @@ from sige_rl.agents.common import registry
 from sige_rl.agents.training import cli
 from sige_rl.agents.training.evaluation import OptimalityGap
 from sige_rl.agents.training.observer import EXIT_SIGNAL, StopNow, Trainer
-from sige_rl.agents.training.run_setup import make_train_env, record_new_run, record_resume
+from sige_rl.agents.training.run_setup import (
+    make_eval_env,
+    make_train_env,
+    record_new_run,
+    record_resume,
+)
 from sige_rl.supervised import Run, seed_everything
 
 
@@ -60,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             print(cli.hyperparameter_table(args.agent or cli.DEFAULT_AGENT, env_id))
             return 0
         plan = cli.plan(args)
-        env = make_train_env(plan.opts["env"], plan.opts["num_envs"], plan.agent_cls)
+        opts = plan.opts
+        env = make_train_env(opts["env"], opts["num_envs"], plan.agent_cls, opts.get("env_kwargs"))
         if plan.checkpoint is None:
             agent = plan.agent_cls(env, seed=plan.opts["seed"], config=plan.config)
         else:
@@ -87,9 +93,10 @@ def train(plan: cli.Plan, agent) -> int:
         record_new_run(run, opts, plan.config, command)
     else:
         record_resume(run, opts, command)
-    eval_env = gym.make(opts["env"])
+    eval_env, evaluate_fn = make_eval_env(opts)
     gamma = getattr(plan.config, "gamma", 0.99)
-    trainer = Trainer(run, eval_env, opts, OptimalityGap.for_env(eval_env, gamma))
+    gap = OptimalityGap.for_env(eval_env, gamma) if isinstance(eval_env, gym.Env) else None
+    trainer = Trainer(run, eval_env, opts, gap, evaluate_fn)
     handlers = {s: signal.signal(s, trainer.handle_signal) for s in EXIT_SIGNAL}
     start, start_steps, exit_reason = time.perf_counter(), agent.num_steps, "failed"
     try:

@@ -1,16 +1,17 @@
 """Does a learned controller beat the rule-based thermostat? Cost (EUR) and comfort violation
 (K h) per week on one fixed evaluation set of ``sige/BuildingHVACDiscrete-v0``.
 
-    python scripts/bench/building_agents.py [--seeds 5] [--episodes 10] [--steps N] [--workers 2]
-                                            [--runs RUN_DIR ...]
+    python scripts/bench/building_agents.py [--agent sb3-ppo] [--seeds 5] [--episodes 10]
+                                            [--steps N] [--workers 2] [--runs RUN_DIR ...]
 
 Every policy plays the same weeks: ``reset(seed=10_000 + i)`` for i < ``--episodes`` (temperate
 winter, a house, the registered defaults). The baselines are the plain thermostat (the occupied
 band around the clock) and the schedule-aware one (``--set setback=true``: the band of the
-moment, relaxed while the house is empty). DQN trains through ``scripts/train_agent.py``'s code
-path (``agents/hyperparams/dqn.yaml``'s entry, ``--steps`` steps, default its n_timesteps), one
-seed per process, then plays the weeks greedily; ``--runs`` evaluates finished run folders
-instead of training. A seed *beats the thermostat* when its mean weekly cost is lower and its
+moment, relaxed while the house is empty). The learner (``--agent``: sb3-ppo by default, or
+dqn) trains through ``scripts/train_agent.py``'s code path (its tuned entry in
+``agents/hyperparams/``, ``--steps`` steps, default the entry's n_timesteps), one seed per
+process, then plays the weeks greedily; ``--runs`` evaluates finished run folders instead of
+training. A seed *beats the thermostat* when its mean weekly cost is lower and its
 mean weekly violation is no higher than the plain thermostat's plus ``--comfort-tolerance`` K h
 (default 0.1: the thermostat's own is 0, and a tenth of a kelvin-hour a week is below what a
 room thermometer resolves). Exits 0 if every seed does.
@@ -64,22 +65,22 @@ def baseline(setback: bool, episodes: int) -> dict[str, np.ndarray]:
     return play(agents.make("thermostat", gym.make(ENV_ID), setback=setback), episodes)
 
 
-def train_and_play(seed: int, steps: int | None, episodes: int, logdir: str) -> tuple:
+def train_and_play(agent: str, seed: int, steps: int | None, episodes: int, logdir: str) -> tuple:
     from sige_rl.agents.training.train import main as train_main
 
     start = time.perf_counter()
-    args = ["--env", ENV_ID, "--agent", "dqn", "--seed", str(seed), "--logdir", logdir]
+    args = ["--env", ENV_ID, "--agent", agent, "--seed", str(seed), "--logdir", logdir]
     args += ["--no-progress", "--eval-episodes", "3"]
     if steps:
         args += ["--steps", str(steps)]
     if train_main(args) != 0:
         raise RuntimeError(f"training seed {seed} failed")
-    run_dir = sorted(p for p in _runs(logdir) if p.endswith(f"_s{seed}"))[-1]
+    run_dir = sorted(p for p in _runs(logdir, agent) if p.endswith(f"_s{seed}"))[-1]
     return evaluate_run(run_dir, episodes), time.perf_counter() - start, run_dir
 
 
-def _runs(logdir: str) -> list[str]:
-    root = os.path.join(logdir, ENV_ID.replace("/", "_"), "dqn")
+def _runs(logdir: str, agent: str) -> list[str]:
+    root = os.path.join(logdir, ENV_ID.replace("/", "_"), agent)
     return [os.path.join(root, d) for d in os.listdir(root)]
 
 
@@ -99,6 +100,7 @@ def row(name: str, r: dict[str, np.ndarray]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--agent", default="sb3-ppo", help="the learner (default: sb3-ppo)")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--episodes", type=int, default=10)
     p.add_argument("--steps", type=int, default=None)
@@ -126,12 +128,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with concurrent.futures.ProcessPoolExecutor(args.workers) as pool:
             futures = [
-                pool.submit(train_and_play, s, args.steps, args.episodes, logdir)
+                pool.submit(train_and_play, args.agent, s, args.steps, args.episodes, logdir)
                 for s in range(args.seeds)
             ]
             for s, f in enumerate(futures):
                 r, seconds, run_dir = f.result()
-                results.append((f"dqn seed {s} ({seconds:.0f} s)", r, seconds))
+                results.append((f"{args.agent} seed {s} ({seconds:.0f} s)", r, seconds))
     wins = 0
     for name, r, _ in results:
         win = (
@@ -143,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     costs = np.array([r["cost"].mean() for _, r, _ in results])
     violations = np.array([r["violation"].mean() for _, r, _ in results])
     print(
-        f"# dqn over {len(results)} seeds: cost {costs.mean():.2f} EUR/week (min {costs.min():.2f}"
+        f"# {'runs' if args.runs else args.agent} over {len(results)} seeds: "
+        f"cost {costs.mean():.2f} EUR/week (min {costs.min():.2f}"
         f", max {costs.max():.2f}; thermostat {plain['cost'].mean():.2f}), violation "
         f"{violations.mean():.3f} K h/week (max {violations.max():.3f}); {wins}/{len(results)} "
         "beat the thermostat"

@@ -15,7 +15,10 @@ playing the rule-based thermostat's action (``env.unwrapped.thermostat_action()`
 - Sync: ``SyncVectorEnv`` of N ``gym.make(id)`` (``vectorization_mode="sync"``). A week of it
   takes seconds, so its steps are timed over the window and one ``reset()`` of all N envs (the
   work of one round of autoresets) apart: its rate is ``672 N / (672 t_step + t_reset)``, one
-  week's worth, autoresets included like the others'.
+  week's worth, autoresets included like the others';
+- community: ``energy_community_v0.parallel_env(n_buildings=--buildings)`` (the PettingZoo
+  ParallelEnv, 10 buildings by default), every agent playing the thermostat with its battery
+  idle, counting env-steps (one step moves every building), resets inside the timed loop.
 
 Each measurement runs ``--seconds`` (``--quick``: 0.3 s and 2 repeats, a smoke run); each repeat
 runs the four one after the other (the same machine load), and the table gives the medians over
@@ -126,11 +129,34 @@ def sync_steps_per_s(num_envs: int, seconds: float, seed: int) -> tuple[float, f
     return week / (WEEK * wall / steps + reset_wall), week / (WEEK * cpu / steps + reset_cpu)
 
 
+def community_steps_per_s(buildings: int, seconds: float, seed: int) -> tuple[float, float]:
+    """Env-steps/s (wall clock, CPU time) of the energy community (all buildings per step)."""
+    from sige_rl.envs import energy_community_v0
+
+    env = energy_community_v0.parallel_env(n_buildings=buildings)
+    env.reset(seed=seed)
+    actions = env.thermostat_actions()
+    steps = 0
+    clock = Clock()
+    end = clock.wall + seconds
+    while True:
+        for _ in range(96):
+            env.step(actions)
+            if not env.agents:
+                env.reset()
+        steps += 96
+        if time.perf_counter() >= end:
+            break
+    wall, cpu = clock.elapsed()
+    return steps / wall, steps / cpu
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=5, help="runs per measurement (median)")
     p.add_argument("--seconds", type=float, default=1.5, help="seconds per measurement")
     p.add_argument("--num-envs", type=int, default=256, help="sub-envs of the batched envs")
+    p.add_argument("--buildings", type=int, default=10, help="buildings of the community")
     p.add_argument("--quick", action="store_true", help="0.3 s per measurement, 2 repeats")
     args = p.parse_args(argv)
     seconds, repeats = (0.3, min(args.repeats, 2)) if args.quick else (args.seconds, args.repeats)
@@ -154,12 +180,14 @@ def main(argv: list[str] | None = None) -> int:
         "raw": "single env, unwrapped",
         "vector": f"BuildingHVACVectorEnv x{n}",
         "sync": f"SyncVectorEnv x{n} (a week, resets included)",
+        "community": f"EnergyCommunity-v0, {args.buildings} buildings",
     }
     measure = {
         "wrapped": lambda seed: single_steps_per_s(False, seconds, seed),
         "raw": lambda seed: single_steps_per_s(True, seconds, seed),
         "vector": lambda seed: vector_steps_per_s(n, seconds, seed),
         "sync": lambda seed: sync_steps_per_s(n, seconds, seed),
+        "community": lambda seed: community_steps_per_s(args.buildings, seconds, seed),
     }
     wall: dict[str, list[float]] = {k: [] for k in names}
     cpu: dict[str, list[float]] = {k: [] for k in names}

@@ -110,10 +110,11 @@ def yaml_entries():
 @pytest.mark.parametrize(("name", "env_id", "values"), list(yaml_entries()))
 def test_every_tuned_yaml_entry_is_valid_for_its_agent(name, env_id, values):
     """Each key of each entry is a hyperparameter of the agent (of the right type) or one of the
-    job's RL Zoo keys, and the env id is registered."""
-    import sige_rl.envs  # noqa: F401
+    job's RL Zoo keys, and the env id is registered (with Gymnasium, or as a multi-agent id)."""
+    import sige_rl.envs
 
-    assert env_id in gym.registry, f"{name}.yaml names an unknown env {env_id}"
+    known = env_id in gym.registry or env_id in sige_rl.envs.MULTI_AGENT_IDS
+    assert known, f"{name}.yaml names an unknown env {env_id}"
     hyper = {k: v for k, v in values.items() if k not in JOB_KEYS}
     resolve(agents.agent_class(name).Config, (f"{name}.yaml[{env_id}]", hyper))
     for key in set(values) & set(JOB_KEYS):

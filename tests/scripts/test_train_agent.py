@@ -127,6 +127,8 @@ def test_value_iteration_run_on_gymnasium_env(tmp_path):
         (["--device", "tpu"], "allowed: auto, cpu, cuda"),
         (["--config", "missing.yaml"], "does not exist"),
         (["--resume", "nowhere"], "not a run folder"),
+        (["--env-kwarg", "bogus=1"], "unexpected keyword argument 'bogus'"),
+        (["--env-kwarg", "bogus"], "--env-kwarg expects KEY=VALUE"),
     ],
 )
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, message):
@@ -146,6 +148,8 @@ def test_lists(capsys):
         *sige_rl.envs.MINATAR_IDS,
         *sige_rl.envs.POWER_GRID_IDS,
         *sige_rl.envs.POWER_GRID_ALERT_IDS,
+        *sige_rl.envs.BUILDING_IDS,
+        *sige_rl.envs.MULTI_AGENT_IDS,
     ]
     assert listed[: len(ours)] == sorted(ours)
     assert "FrozenLake-v1" in listed
@@ -314,6 +318,7 @@ def test_dqn_on_vector_envs_resumes_exactly(tmp_path):
         ["--config", "missing.yaml"],
         ["--num-envs", "2"],
         ["--eval-every", "10"],
+        ["--env-kwarg", "slip=0.5"],
     ],
 )
 def test_resume_refuses_flags_that_would_change_the_run(tmp_path, capsys, flags):
@@ -383,7 +388,10 @@ def test_list_envs_marks_what_cannot_run_here(capsys):
     marked = [line for line in lines if line.startswith("# not runnable here: ")]
     import gymnasium as gym
 
-    assert len(runnable) + len(marked) == len(gym.registry)
+    multi = list(sige_rl.envs.MULTI_AGENT_IDS)  # PettingZoo envs, listed among ours
+    assert len(runnable) + len(marked) == len(gym.registry) + len(multi)
+    assert set(multi) <= set(runnable)
+    runnable = [i for i in runnable if i not in multi]
     # ale-py registers hundreds of ids on one class once imported: make a sample of those
     ale = [i for i in runnable if str(gym.spec(i).entry_point).startswith("ale_py")]
     for env_id in [i for i in runnable if i not in ale] + ale[::50]:  # listed: can be made
