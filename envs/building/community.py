@@ -54,13 +54,13 @@ from sige_rl.envs.building.env import (
     OBSERVATION_NAMES,
     OUTDOOR_LIMITS_C,
     PRICE_MAX_EUR_KWH,
+    SOLAR_MAX_W_M2,
     TEMPERATURE_LIMITS_C,
-    BuildingHVACEnv,
+    check_weather,
 )
 from sige_rl.envs.building.series import (
     STEP_HOURS,
     STEPS_PER_DAY,
-    STEPS_PER_WEEK,
     Weather,
     generate,
     read_csv,
@@ -75,7 +75,6 @@ from sige_rl.envs.building.thermal import (
 )
 
 PV_PERFORMANCE_RATIO = 0.8  # AC output over the nameplate at the irradiance (losses, heat)
-SOLAR_MAX_W_M2 = 2000.0  # the most irradiance a user's series may hold (BuildingHVACEnv's check)
 # The default feeder limit per building, kW. Measured over 100 temperate-winter weeks (seeds
 # 0-99) of 4 houses under the thermostat (heat to 20 deg C, cool to 23.5 deg C, batteries idle,
 # 4 kWp of PV each): the community's draw per building has mean 2.93 kW, median 2.89, 80th
@@ -239,9 +238,7 @@ class EnergyCommunityEnv(ParallelEnv):
         if weather is not None and not isinstance(weather, Weather):
             weather = read_csv(weather)
         if weather is not None:
-            # the single-building env's checks (length, outdoor range, price, irradiance); they
-            # read only episode_days and episode_steps of self
-            BuildingHVACEnv._check_weather(self, weather)
+            check_weather(weather, self.episode_days)
         else:  # fail now, not at the first reset, on a bad climate or building name
             generate(climate, season, 1, np.random.default_rng(0), building)
         self.user_weather = weather
@@ -590,10 +587,7 @@ class EnergyCommunityEnv(ParallelEnv):
 
     # -- render -----------------------------------------------------------------------------------
     def clock(self) -> str:
-        step = (self.weather.start_step + self.t) % STEPS_PER_WEEK
-        day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[step // STEPS_PER_DAY]
-        minutes = (step % STEPS_PER_DAY) * 15
-        return f"{day} {minutes // 60:02d}:{minutes % 60:02d}"
+        return self.weather.clock(self.t)
 
     def render(self):
         if self.render_mode is None:

@@ -14,7 +14,6 @@ from gymnasium import spaces
 from sige_rl.envs.building.series import (
     STEP_HOURS,
     STEPS_PER_DAY,
-    STEPS_PER_WEEK,
     Weather,
     generate,
     read_csv,
@@ -53,6 +52,7 @@ DISCRETE_SETPOINTS: tuple[tuple[float, float], ...] = (
 FORECAST_STEPS = 4  # the observation's look-ahead: one hour
 OUTDOOR_LIMITS_C = (-50.0, 60.0)  # weather a user's CSV may hold
 PRICE_MAX_EUR_KWH = 10.0  # the largest price a user's CSV may hold
+SOLAR_MAX_W_M2 = 2000.0  # the most irradiance a user's series may hold (the solar constant: 1361)
 TEMPERATURE_LIMITS_C = (-100.0, 150.0)  # bounds of the observed temperatures
 OBSERVATION_NAMES = (
     "indoor_c",
@@ -170,7 +170,7 @@ class BuildingHVACEnv(gym.Env):
         if weather is not None and not isinstance(weather, Weather):
             weather = read_csv(weather)
         if weather is not None:
-            self._check_weather(weather)
+            check_weather(weather, self.episode_days)
         else:  # fail now, not at the first reset, on a bad climate or building name
             generate(climate, season, 1, np.random.default_rng(0), building)
         self.user_weather = weather
@@ -194,33 +194,6 @@ class BuildingHVACEnv(gym.Env):
         self.weather: Weather | None = None
         self.t = 0
         self.history: list[tuple[float, ...]] = []
-
-    def _check_weather(self, weather: Weather) -> None:
-        if len(weather) < self.episode_steps:
-            raise ValueError(
-                f"the weather has {len(weather)} steps, fewer than an episode of "
-                f"{self.episode_days} day(s) ({self.episode_steps} steps): pass more rows or a "
-                "smaller episode_days"
-            )
-        lo, hi = OUTDOOR_LIMITS_C
-        bad = np.flatnonzero((weather.outdoor_c < lo) | (weather.outdoor_c > hi))
-        if len(bad):
-            raise ValueError(
-                f"weather row {bad[0] + 1}: outdoor_c {weather.outdoor_c[bad[0]]} is outside "
-                f"[{lo}, {hi}] deg C"
-            )
-        bad = np.flatnonzero(weather.price_eur_kwh > PRICE_MAX_EUR_KWH)
-        if len(bad):
-            raise ValueError(
-                f"weather row {bad[0] + 1}: price_eur_kwh {weather.price_eur_kwh[bad[0]]} is above "
-                f"{PRICE_MAX_EUR_KWH} EUR/kWh"
-            )
-        bad = np.flatnonzero(weather.solar_w_m2 > 2000.0)
-        if len(bad):
-            raise ValueError(
-                f"weather row {bad[0] + 1}: solar_w_m2 {weather.solar_w_m2[bad[0]]} is above "
-                "2000 W/m2 (the solar constant is 1361)"
-            )
 
     # -- episode --------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -430,10 +403,7 @@ class BuildingHVACEnv(gym.Env):
         )
 
     def clock(self) -> str:
-        step = (self.weather.start_step + self.t) % STEPS_PER_WEEK
-        day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[step // STEPS_PER_DAY]
-        minutes = (step % STEPS_PER_DAY) * 15
-        return f"{day} {minutes // 60:02d}:{minutes % 60:02d}"
+        return self.weather.clock(self.t)
 
     def render(self):
         if self.render_mode is None:
@@ -444,3 +414,27 @@ class BuildingHVACEnv(gym.Env):
         if self.render_mode == "ansi":
             return render_ansi(self)
         return render_rgb(self)
+
+
+def check_weather(weather: Weather, episode_days: int) -> None:
+    """``ValueError`` naming the row of a user's weather that the building envs cannot play: too
+    short for an episode, or outdoor temperature, price or irradiance beyond what the
+    observation space and the heat pump's curves cover."""
+    steps = episode_days * STEPS_PER_DAY
+    if len(weather) < steps:
+        raise ValueError(
+            f"the weather has {len(weather)} steps, fewer than an episode of {episode_days} "
+            f"day(s) ({steps} steps): pass more rows or a smaller episode_days"
+        )
+    lo, hi = OUTDOOR_LIMITS_C
+    outdoor = (weather.outdoor_c < lo) | (weather.outdoor_c > hi)
+    checks = (  # (column, bad rows, what is wrong; units: deg C, EUR/kWh, W/m2)
+        ("outdoor_c", outdoor, f"outside [{lo}, {hi}]"),
+        ("price_eur_kwh", weather.price_eur_kwh > PRICE_MAX_EUR_KWH, f"above {PRICE_MAX_EUR_KWH}"),
+        ("solar_w_m2", weather.solar_w_m2 > SOLAR_MAX_W_M2, f"above {SOLAR_MAX_W_M2:g} W/m2"),
+    )
+    for name, bad, what in checks:
+        rows = np.flatnonzero(bad)
+        if len(rows):
+            value = getattr(weather, name)[rows[0]]
+            raise ValueError(f"weather row {rows[0] + 1}: {name} {value} is {what}")

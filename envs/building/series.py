@@ -184,6 +184,13 @@ class Weather:
             start_step=(self.start_step + start) % STEPS_PER_WEEK,
         )
 
+    def clock(self, row: int) -> str:
+        """The day and time of ``row``, e.g. ``"Mon 08:15"``."""
+        step = (self.start_step + row) % STEPS_PER_WEEK
+        day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[step // STEPS_PER_DAY]
+        minutes = (step % STEPS_PER_DAY) * 15
+        return f"{day} {minutes // 60:02d}:{minutes % 60:02d}"
+
     @property
     def step_of_week(self) -> np.ndarray:
         """The step of the week (0 = Monday 00:00) of every row."""
