@@ -49,21 +49,22 @@ from pettingzoo import ParallelEnv
 from sige_rl.envs.building.env import (
     COMFORT_BANDS,
     COOLING_RANGE,
-    FORECAST_STEPS,
     HEATING_RANGE,
+    OBSERVATION_HIGH,
+    OBSERVATION_LOW,
     OBSERVATION_NAMES,
     OUTDOOR_LIMITS_C,
-    PRICE_MAX_EUR_KWH,
     SOLAR_MAX_W_M2,
     TEMPERATURE_LIMITS_C,
-    check_weather,
+    check_arguments,
+    episode_weather,
+    observed_rows,
+    user_weather,
 )
 from sige_rl.envs.building.series import (
     STEP_HOURS,
     STEPS_PER_DAY,
     Weather,
-    generate,
-    read_csv,
 )
 from sige_rl.envs.building.thermal import (
     BuildingParams,
@@ -182,14 +183,8 @@ class EnergyCommunityEnv(ParallelEnv):
             )
         if not (isinstance(n_buildings, (int, np.integer)) and n_buildings >= 1):
             raise ValueError(f"n_buildings must be a whole number >= 1, got {n_buildings!r}")
-        if season not in COMFORT_BANDS:
-            raise ValueError(f"season must be one of {', '.join(COMFORT_BANDS)}, got {season!r}")
-        if not (isinstance(episode_days, (int, np.integer)) and episode_days >= 1):
-            raise ValueError(f"episode_days must be a whole number >= 1, got {episode_days!r}")
-        if not 0.0 <= energy_weight <= 1.0:
-            raise ValueError(f"energy_weight must be in [0, 1], got {energy_weight}")
+        check_arguments(season, episode_days, energy_weight, setback_k)
         _check_nonnegative(
-            setback_k=setback_k,
             battery_kwh=battery_kwh,
             charge_max_kw=charge_max_kw,
             discharge_max_kw=discharge_max_kw,
@@ -235,13 +230,7 @@ class EnergyCommunityEnv(ParallelEnv):
         for p in set(self.params):
             check_efficiencies(p, *OUTDOOR_LIMITS_C)
         self._discretise()
-        if weather is not None and not isinstance(weather, Weather):
-            weather = read_csv(weather)
-        if weather is not None:
-            check_weather(weather, self.episode_days)
-        else:  # fail now, not at the first reset, on a bad climate or building name
-            generate(climate, season, 1, np.random.default_rng(0), building)
-        self.user_weather = weather
+        self.user_weather = user_weather(weather, climate, season, building, self.episode_days)
         self._build_spaces()
 
         self.weather: Weather | None = None
@@ -283,10 +272,8 @@ class EnergyCommunityEnv(ParallelEnv):
     def _build_spaces(self) -> None:
         n = self.n_buildings
         t_lo, t_hi = TEMPERATURE_LIMITS_C
-        p_hi = PRICE_MAX_EUR_KWH
         # BuildingHVACEnv's 13 features, in OBSERVATION_NAMES' order
-        low = [t_lo, t_lo, OUTDOOR_LIMITS_C[0], 0, 0, 0, t_lo, t_lo, -1, -1, 0, 0, 0]
-        high = [t_hi, t_hi, OUTDOOR_LIMITS_C[1], 2, 1, p_hi, t_hi, t_hi, 1, 1, 1, 1, p_hi]
+        low, high = list(OBSERVATION_LOW), list(OBSERVATION_HIGH)
         # The feeder's range: the heat pumps' electricity is at most heat_max / COP or
         # cool_max / EER, with COP >= 1 and EER >= 0.5 (check_efficiencies).
         pv_max = self.pv_kw_peak * SOLAR_MAX_W_M2 / 1000.0 * PV_PERFORMANCE_RATIO
@@ -333,14 +320,7 @@ class EnergyCommunityEnv(ParallelEnv):
         if seed is not None:
             self._np_random, self.np_random_seed = seeding.np_random(seed)
         rng = self.np_random
-        rows = self.episode_steps + FORECAST_STEPS + 1
-        if self.user_weather is None:
-            weather = generate(self.climate, self.season, rows, rng, self.building)
-        else:
-            days = (len(self.user_weather) - self.episode_steps) // STEPS_PER_DAY + 1
-            start = int(rng.integers(days)) * STEPS_PER_DAY
-            weather = self.user_weather.window(start, rows)
-        self._load(weather)
+        self._load(episode_weather(self, rng))
         low, high = self.comfort_band
         n = self.n_buildings
         ti = rng.uniform(low, high, size=n)  # the same draws as N BuildingHVACEnv resets
@@ -360,36 +340,11 @@ class EnergyCommunityEnv(ParallelEnv):
     def _load(self, weather: Weather) -> None:
         """The episode's per-row inputs: shared (rows,) arrays and per-building (N, rows)."""
         self.weather = weather
-        n = len(weather)
-        self._rows = n
+        self._rows = len(weather)
         occupancy = weather.occupancy
-        away = self.setback_k * (1.0 - occupancy)
-        low, high = self.comfort_band
-        step_of_week = weather.step_of_week
-        hour = (step_of_week % STEPS_PER_DAY) * (2.0 * np.pi / STEPS_PER_DAY)
-        ahead = np.minimum(np.arange(n) + FORECAST_STEPS, n - 1)
-        self._outdoor = weather.outdoor_c
-        self._solar = weather.solar_w_m2 / 1000.0
-        self._price = weather.price_eur_kwh
-        self._low = low - away
-        self._high = high + away
         # the 11 features every building shares, in OBSERVATION_NAMES' order from outdoor_c
-        self._shared = np.stack(
-            [
-                weather.outdoor_c,
-                self._solar,
-                occupancy,
-                weather.price_eur_kwh,
-                self._low,
-                self._high,
-                np.sin(hour),
-                np.cos(hour),
-                (step_of_week < 5 * STEPS_PER_DAY).astype(float),
-                occupancy[ahead],
-                weather.price_eur_kwh[ahead],
-            ],
-            1,
-        )
+        self._shared = observed_rows(weather, self.comfort_band, self.setback_k)
+        self._outdoor, self._solar, _, self._price, self._low, self._high = self._shared[:, :6].T
         by_building = {}
         for p in set(self.params):
             by_building[p] = (heating_cop(p, weather.outdoor_c), cooling_eer(p, weather.outdoor_c))

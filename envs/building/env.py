@@ -54,6 +54,13 @@ OUTDOOR_LIMITS_C = (-50.0, 60.0)  # weather a user's CSV may hold
 PRICE_MAX_EUR_KWH = 10.0  # the largest price a user's CSV may hold
 SOLAR_MAX_W_M2 = 2000.0  # the most irradiance a user's series may hold (the solar constant: 1361)
 TEMPERATURE_LIMITS_C = (-100.0, 150.0)  # bounds of the observed temperatures
+_T_LO, _T_HI = TEMPERATURE_LIMITS_C
+# bounds of the observation, in OBSERVATION_NAMES' order
+OBSERVATION_LOW = (_T_LO, _T_LO, OUTDOOR_LIMITS_C[0], 0, 0, 0, _T_LO, _T_LO, -1, -1, 0, 0, 0)
+OBSERVATION_HIGH = (
+    *(_T_HI, _T_HI, OUTDOOR_LIMITS_C[1], 2, 1, PRICE_MAX_EUR_KWH, _T_HI, _T_HI),
+    *(1, 1, 1, 1, PRICE_MAX_EUR_KWH),
+)
 OBSERVATION_NAMES = (
     "indoor_c",
     "envelope_c",
@@ -147,33 +154,25 @@ class BuildingHVACEnv(gym.Env):
                 f"render_mode must be one of {self.metadata['render_modes']} or None, "
                 f"got {render_mode!r}"
             )
-        if season not in COMFORT_BANDS:
-            raise ValueError(f"season must be one of {', '.join(COMFORT_BANDS)}, got {season!r}")
+        check_arguments(season, episode_days, energy_weight, setback_k)
         if action_type not in ("box", "discrete"):
             raise ValueError(f"action_type must be 'box' or 'discrete', got {action_type!r}")
-        if not (isinstance(episode_days, (int, np.integer)) and episode_days >= 1):
-            raise ValueError(f"episode_days must be a whole number >= 1, got {episode_days!r}")
-        if not 0.0 <= energy_weight <= 1.0:
-            raise ValueError(f"energy_weight must be in [0, 1], got {energy_weight}")
-        if not (math.isfinite(setback_k) and setback_k >= 0):
-            raise ValueError(f"setback_k must be >= 0 K, got {setback_k}")
         self.render_mode = render_mode
         self.climate, self.season, self.building = climate, season, building
         self.episode_days = int(episode_days)
         self.episode_steps = self.episode_days * STEPS_PER_DAY
-        self.params = params_from(params)
-        self.model = discretise(self.params, STEP_HOURS)
+        self.params = p = params_from(params)
+        self.model = discretise(p, STEP_HOURS)
+        # the step reads the coefficients as Python floats
+        self._ad, self._bd = self.model.ad.tolist(), self.model.bd.tolist()
+        self._p, self._q = self.model.p.tolist(), self.model.q.tolist()
+        self._g_ia, self._g_ea = 1.0 / p.r_air_out_k_kw, 1.0 / p.r_envelope_out_k_kw
+        self._solar_area = p.window_area_m2 + p.envelope_solar_area_m2
         self.energy_weight = float(energy_weight)
         self.setback_k = float(setback_k)
         self.comfort_band = COMFORT_BANDS[season]
         self.action_type = action_type
-        if weather is not None and not isinstance(weather, Weather):
-            weather = read_csv(weather)
-        if weather is not None:
-            check_weather(weather, self.episode_days)
-        else:  # fail now, not at the first reset, on a bad climate or building name
-            generate(climate, season, 1, np.random.default_rng(0), building)
-        self.user_weather = weather
+        self.user_weather = user_weather(weather, climate, season, building, self.episode_days)
         check_efficiencies(self.params, *OUTDOOR_LIMITS_C)
 
         if action_type == "box":
@@ -184,12 +183,10 @@ class BuildingHVACEnv(gym.Env):
             )
         else:
             self.action_space = spaces.Discrete(len(DISCRETE_SETPOINTS))
-        t_lo, t_hi = TEMPERATURE_LIMITS_C
-        low = [t_lo, t_lo, OUTDOOR_LIMITS_C[0], 0, 0, 0, t_lo, t_lo, -1, -1, 0, 0, 0]
-        p_hi = PRICE_MAX_EUR_KWH
-        high = [t_hi, t_hi, OUTDOOR_LIMITS_C[1], 2, 1, p_hi, t_hi, t_hi, 1, 1, 1, 1, p_hi]
         self.observation_space = spaces.Box(
-            np.array(low, np.float32), np.array(high, np.float32), dtype=np.float32
+            np.array(OBSERVATION_LOW, np.float32),
+            np.array(OBSERVATION_HIGH, np.float32),
+            dtype=np.float32,
         )
         self.weather: Weather | None = None
         self.t = 0
@@ -198,14 +195,7 @@ class BuildingHVACEnv(gym.Env):
     # -- episode --------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        rows = self.episode_steps + FORECAST_STEPS + 1
-        if self.user_weather is None:
-            weather = generate(self.climate, self.season, rows, self.np_random, self.building)
-        else:
-            days = (len(self.user_weather) - self.episode_steps) // STEPS_PER_DAY + 1
-            start = int(self.np_random.integers(days)) * STEPS_PER_DAY
-            weather = self.user_weather.window(start, rows)
-        self._load(weather)
+        self._load(episode_weather(self, self.np_random))
         low, high = self.comfort_band
         ti = float(self.np_random.uniform(low, high))
         ta = self._outdoor[0]
@@ -222,28 +212,14 @@ class BuildingHVACEnv(gym.Env):
     def _load(self, weather: Weather) -> None:
         """Precompute the episode's per-row inputs as Python floats (the step reads lists)."""
         self.weather = weather
-        n = len(weather)
-        self._rows = n
+        self._rows = len(weather)
         p = self.params
-        occupancy = weather.occupancy
-        away = self.setback_k * (1.0 - occupancy)
-        low, high = self.comfort_band
-        step_of_week = weather.step_of_week
-        hour = (step_of_week % STEPS_PER_DAY) * (2.0 * np.pi / STEPS_PER_DAY)
-        ahead = np.minimum(np.arange(n) + FORECAST_STEPS, n - 1)
-        self._outdoor = weather.outdoor_c.tolist()
-        self._solar = (weather.solar_w_m2 / 1000.0).tolist()
-        self._occupancy = occupancy.tolist()
-        self._price = weather.price_eur_kwh.tolist()
-        self._gain = (p.internal_gain_kw * occupancy).tolist()
-        self._low = (low - away).tolist()
-        self._high = (high + away).tolist()
+        rows = observed_rows(weather, self.comfort_band, self.setback_k)
+        self._observed = rows.tolist()  # the observation's columns from outdoor_c on
+        self._outdoor, self._solar, _, self._price, self._low, self._high = rows[:, :6].T.tolist()
+        self._gain = (p.internal_gain_kw * weather.occupancy).tolist()
         self._cop = heating_cop(p, weather.outdoor_c).tolist()
         self._eer = cooling_eer(p, weather.outdoor_c).tolist()
-        self._clock = np.stack(
-            [np.sin(hour), np.cos(hour), (step_of_week < 5 * STEPS_PER_DAY).astype(float)], 1
-        ).tolist()
-        self._ahead = np.stack([occupancy[ahead], weather.price_eur_kwh[ahead]], 1).tolist()
 
     def setpoints(self, action: Any) -> tuple[float, float]:
         """The (heating, cooling) setpoints an action asks for; ``ValueError`` outside the
@@ -332,37 +308,9 @@ class BuildingHVACEnv(gym.Env):
         }
         return self._observe(), reward, False, self.t >= self.episode_steps, info
 
-    @property
-    def model(self):
-        return self._model
-
-    @model.setter
-    def model(self, model) -> None:
-        """Keep the discretisation's coefficients as Python floats for the step."""
-        self._model = model
-        self._ad, self._bd = model.ad.tolist(), model.bd.tolist()
-        self._p, self._q = model.p.tolist(), model.q.tolist()
-        p = self.params
-        self._g_ia, self._g_ea = 1.0 / p.r_air_out_k_kw, 1.0 / p.r_envelope_out_k_kw
-        self._solar_area = p.window_area_m2 + p.envelope_solar_area_m2
-
     def _observe(self) -> np.ndarray:
         t = min(self.t, self._rows - 1)
-        return np.array(
-            [
-                self.indoor,
-                self.envelope,
-                self._outdoor[t],
-                self._solar[t],
-                self._occupancy[t],
-                self._price[t],
-                self._low[t],
-                self._high[t],
-                *self._clock[t],
-                *self._ahead[t],
-            ],
-            dtype=np.float32,
-        )
+        return np.array([self.indoor, self.envelope, *self._observed[t]], dtype=np.float32)
 
     def thermostat_action(self, setback: bool = False) -> Any:
         """The rule-based thermostat's action: heat to the comfort band's lower edge and cool to
@@ -438,3 +386,76 @@ def check_weather(weather: Weather, episode_days: int) -> None:
         if len(rows):
             value = getattr(weather, name)[rows[0]]
             raise ValueError(f"weather row {rows[0] + 1}: {name} {value} is {what}")
+
+
+def check_arguments(season: str, episode_days: Any, energy_weight: float, setback_k: float):
+    """``ValueError`` naming what is allowed, for the arguments every building env takes."""
+    if season not in COMFORT_BANDS:
+        raise ValueError(f"season must be one of {', '.join(COMFORT_BANDS)}, got {season!r}")
+    if not (isinstance(episode_days, (int, np.integer)) and episode_days >= 1):
+        raise ValueError(f"episode_days must be a whole number >= 1, got {episode_days!r}")
+    if not 0.0 <= energy_weight <= 1.0:
+        raise ValueError(f"energy_weight must be in [0, 1], got {energy_weight}")
+    if not (math.isfinite(setback_k) and setback_k >= 0):
+        raise ValueError(f"setback_k must be >= 0 K, got {setback_k}")
+
+
+def user_weather(
+    weather: Weather | str | os.PathLike | IO[str] | None,
+    climate: str,
+    season: str,
+    building: str,
+    episode_days: int,
+) -> Weather | None:
+    """A user's weather (a ``Weather``, or a CSV read with ``series.read_csv``), checked; None
+    when the env generates its own, after making sure ``climate`` and ``building`` exist (so
+    that a bad name fails at construction, not at the first reset)."""
+    if weather is None:
+        generate(climate, season, 1, np.random.default_rng(0), building)
+        return None
+    if not isinstance(weather, Weather):
+        weather = read_csv(weather)
+    check_weather(weather, episode_days)
+    return weather
+
+
+def episode_weather(env: Any, rng: np.random.Generator) -> Weather:
+    """The rows of one episode of a building env (its ``climate``, ``season``, ``building``,
+    ``episode_steps``, ``user_weather``), drawn from ``rng``: generated, or a whole day of the
+    user's weather drawn as the start. One row per step, plus the look-ahead and the last
+    observation's."""
+    rows = env.episode_steps + FORECAST_STEPS + 1
+    if env.user_weather is None:
+        return generate(env.climate, env.season, rows, rng, env.building)
+    days = (len(env.user_weather) - env.episode_steps) // STEPS_PER_DAY + 1
+    start = int(rng.integers(days)) * STEPS_PER_DAY
+    return env.user_weather.window(start, rows)
+
+
+def observed_rows(weather: Weather, comfort_band: tuple[float, float], setback_k: float):
+    """The observation's columns from ``outdoor_c`` on (:data:`OBSERVATION_NAMES`[2:]) for every
+    row of ``weather``, ``(rows, 11)`` float64: the weather, occupancy and price, the comfort
+    band (each edge relaxed by ``setback_k`` times the share of occupants away), the clock, and
+    the occupancy and price :data:`FORECAST_STEPS` ahead (the last row's past the end). Every
+    building in the place sees these."""
+    n = len(weather)
+    occupancy, price = weather.occupancy, weather.price_eur_kwh
+    away = setback_k * (1.0 - occupancy)
+    low, high = comfort_band
+    step_of_week = weather.step_of_week
+    hour = (step_of_week % STEPS_PER_DAY) * (2.0 * np.pi / STEPS_PER_DAY)
+    ahead = np.minimum(np.arange(n) + FORECAST_STEPS, n - 1)
+    columns = (
+        weather.outdoor_c,
+        weather.solar_w_m2 / 1000.0,
+        occupancy,
+        price,
+        low - away,
+        high + away,
+        np.sin(hour),
+        np.cos(hour),
+        (step_of_week < 5 * STEPS_PER_DAY).astype(float),
+        occupancy[ahead],
+        price[ahead],
+    )
+    return np.stack(columns, 1)
