@@ -1,14 +1,24 @@
-"""Feature extractors built from an observation space: MLP, Nature DQN CNN, IMPALA CNN.
+"""Networks built from shapes, and feature extractors built from observation spaces.
 
-Every backbone is an input adapter (one-hot, flatten, image layout and scaling) followed by a body
-(the network proper), so observations go in exactly as the env returns them, in any dtype, and a
-float32 ``(batch, out_dim)`` tensor comes out. ``make_backbone`` picks both from the space.
+The families live one a file: ``mlp`` (MLP), ``cnn`` (NatureCNN, ImpalaCNN, MinAtarCNN, MnistCNN,
+SmallVGG, ResNet, Conv1dNet), ``recurrent`` (SequenceModel), ``transformer`` (TransformerEncoder,
+AttentionTextClassifier), ``gan`` (DCGAN) and ``autoencoder`` (Autoencoder, VAE); this module
+re-exports them and holds the two factories.
+
+``make_network(name, in_shape, out_dim)`` builds any of ``NETWORKS`` from the shape of one sample:
+a feature extractor becomes ``Network(body, head)`` with a Linear head (classifier, regressor),
+a generative model is returned as it is.
+
+``make_backbone(name, obs_space)`` is for agents: an input adapter (one-hot, flatten, image
+layout and scaling, float cast) followed by a body, so observations go in exactly as the env
+returns them, in any dtype, and a float32 ``(batch, out_dim)`` tensor comes out.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -16,26 +26,72 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "elu": nn.ELU,
-    "gelu": nn.GELU,
-    "silu": nn.SiLU,
-    "leaky_relu": nn.LeakyReLU,
-}
-NORMS = (None, "layer", "batch")
+from sige_rl.supervised.autoencoder import VAE, Autoencoder, vae_loss
+from sige_rl.supervised.cnn import (
+    BasicBlock,
+    Conv1dNet,
+    ImpalaCNN,
+    MinAtarCNN,
+    MnistCNN,
+    NatureCNN,
+    ResidualBlock,
+    ResNet,
+    SmallVGG,
+    flat_size,
+)
+from sige_rl.supervised.gan import DCGANDiscriminator, DCGANGenerator, dcgan_init
+from sige_rl.supervised.mlp import ACTIVATIONS, MLP, NORMS, make_activation
+from sige_rl.supervised.recurrent import SequenceModel
+from sige_rl.supervised.transformer import (
+    AttentionTextClassifier,
+    PositionalEncoding,
+    TransformerEncoder,
+)
+
+__all__ = [
+    "ACTIVATIONS",
+    "BACKBONES",
+    "GENERATIVE",
+    "MLP",
+    "NETWORKS",
+    "NORMS",
+    "VAE",
+    "AttentionTextClassifier",
+    "Autoencoder",
+    "Backbone",
+    "BasicBlock",
+    "Conv1dNet",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "FlatFloat",
+    "ImageInput",
+    "ImpalaCNN",
+    "MinAtarCNN",
+    "MnistCNN",
+    "NatureCNN",
+    "Network",
+    "OneHot",
+    "PositionalEncoding",
+    "ResNet",
+    "ResidualBlock",
+    "SequenceInput",
+    "SequenceModel",
+    "SmallVGG",
+    "TransformerEncoder",
+    "dcgan_init",
+    "flat_size",
+    "is_image_space",
+    "make_activation",
+    "make_backbone",
+    "make_network",
+    "vae_loss",
+    "vector_input",
+]
+
 IMAGE_NEEDED = (
     "an image Box of shape (C, H, W) (or (H, W, C), permuted inside), dtype uint8 in [0, 255] "
     "or float already normalised to [0, 1]"
 )
-
-
-def make_activation(name: str) -> nn.Module:
-    """A fresh activation module by name; ``ValueError`` listing the allowed names otherwise."""
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; allowed: {', '.join(ACTIVATIONS)}")
-    return ACTIVATIONS[name]()
 
 
 # --- input adapters: env observations -> float tensors -----------------------------------------
@@ -91,167 +147,20 @@ def is_image_space(space: gym.spaces.Space) -> bool:
     return isinstance(space, gym.spaces.Box) and len(space.shape) == 3
 
 
-# --- bodies ------------------------------------------------------------------------------------
+SEQUENCE_NEEDED = "a 2-D Box of shape (T, F): T steps of F features, read as float"
 
 
-class MLP(nn.Module):
-    """Fully connected layers: ``Linear -> [norm] -> activation -> [dropout]`` per hidden size.
+class SequenceInput(nn.Module):
+    """Sequence batch ``(batch, T, F)`` -> float32, for the recurrent and attention bodies."""
 
-    Args:
-        in_dim: size of the flat float input.
-        hidden: width of each hidden layer; ``out_dim`` is the last one (``in_dim`` if empty).
-        activation: one of ``ACTIVATIONS``.
-        norm: ``None``, ``"layer"`` (Ba et al. 2016) or ``"batch"`` (Ioffe & Szegedy 2015).
-        dropout: drop probability after each activation (Srivastava et al. 2014); off in eval().
-    """
-
-    def __init__(
-        self,
-        in_dim: int,
-        hidden: Sequence[int] = (64, 64),
-        activation: str = "relu",
-        norm: str | None = None,
-        dropout: float = 0.0,
-    ) -> None:
+    def __init__(self, space: gym.spaces.Space) -> None:
         super().__init__()
-        if norm not in NORMS:
-            raise ValueError(f"unknown norm {norm!r}; allowed: None, 'layer', 'batch'")
-        layers: list[nn.Module] = []
-        for width in hidden:
-            layers.append(nn.Linear(in_dim, width))
-            if norm == "layer":
-                layers.append(nn.LayerNorm(width))
-            elif norm == "batch":
-                layers.append(nn.BatchNorm1d(width))
-            layers.append(make_activation(activation))
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
-            in_dim = width
-        self.net = nn.Sequential(*layers)
-        self.out_dim = in_dim
+        if not (isinstance(space, gym.spaces.Box) and len(space.shape) == 2):
+            raise ValueError(f"a sequence model needs {SEQUENCE_NEEDED}; got {space}")
+        self.shape = space.shape
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-class NatureCNN(nn.Module):
-    """The DQN network of Mnih et al. 2015, "Human-level control through deep reinforcement
-    learning", Nature 518: conv 32 8x8 s4, conv 64 4x4 s2, conv 64 3x3 s1, Linear, all ReLU.
-
-    Args:
-        in_shape: ``(C, H, W)``, at least 36x36 (smaller images vanish under the strides).
-        features_dim: width of the final layer, ``out_dim``.
-    """
-
-    def __init__(self, in_shape: Sequence[int], features_dim: int = 512) -> None:
-        super().__init__()
-        c, h, w = in_shape
-        if min(h, w) < 36:
-            raise ValueError(
-                f"nature_cnn needs images of at least 36x36, got {h}x{w}; "
-                "use 'impala_cnn' or 'mlp' for small images"
-            )
-        self.convs = nn.Sequential(
-            nn.Conv2d(c, 32, 8, stride=4),
-            nn.ReLU(),
-            nn.Conv2d(32, 64, 4, stride=2),
-            nn.ReLU(),
-            nn.Conv2d(64, 64, 3, stride=1),
-            nn.ReLU(),
-            nn.Flatten(),
-        )
-        self.head = nn.Sequential(
-            nn.Linear(flat_size(self.convs, in_shape), features_dim), nn.ReLU()
-        )
-        self.out_dim = features_dim
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.convs(x))
-
-
-class ResidualBlock(nn.Module):
-    """``x + conv(relu(conv(relu(x))))``, 3x3 convs keeping channels and size (He et al. 2016)."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.conv0 = nn.Conv2d(channels, channels, 3, padding=1)
-        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv1(F.relu(self.conv0(F.relu(x))))
-
-
-class ImpalaCNN(nn.Module):
-    """The deep network of Espeholt et al. 2018, "IMPALA: Scalable Distributed Deep-RL with
-    Importance Weighted Actor-Learner Architectures" (Fig. 3): per stage a 3x3 conv, a 3x3 max-pool
-    of stride 2 and two residual blocks; then ReLU, Linear, ReLU.
-
-    Args:
-        in_shape: ``(C, H, W)``; any size, each stage halves it (rounding up).
-        channels: output channels of each stage.
-        features_dim: width of the final layer, ``out_dim``.
-    """
-
-    def __init__(
-        self,
-        in_shape: Sequence[int],
-        channels: Sequence[int] = (16, 32, 32),
-        features_dim: int = 256,
-    ) -> None:
-        super().__init__()
-        stages: list[nn.Module] = []
-        in_channels = in_shape[0]
-        for out_channels in channels:
-            stages += [
-                nn.Conv2d(in_channels, out_channels, 3, padding=1),
-                nn.MaxPool2d(3, stride=2, padding=1),
-                ResidualBlock(out_channels),
-                ResidualBlock(out_channels),
-            ]
-            in_channels = out_channels
-        self.convs = nn.Sequential(*stages, nn.ReLU(), nn.Flatten())
-        self.head = nn.Sequential(
-            nn.Linear(flat_size(self.convs, in_shape), features_dim), nn.ReLU()
-        )
-        self.out_dim = features_dim
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.convs(x))
-
-
-class MinAtarCNN(nn.Module):
-    """The network of MinAtar's DQN baseline (Young & Tian 2019,
-    https://arxiv.org/abs/1903.03176): conv 16 3x3 s1, then Linear 128, ReLU, for 10x10 grids
-    and other small images.
-
-    Args:
-        in_shape: ``(C, H, W)``, at least 3x3.
-        channels: filters of the convolution.
-        features_dim: width of the final layer, ``out_dim``.
-    """
-
-    def __init__(self, in_shape: Sequence[int], channels: int = 16, features_dim: int = 128):
-        super().__init__()
-        c, h, w = in_shape
-        if min(h, w) < 3:
-            raise ValueError(f"minatar_cnn needs images of at least 3x3, got {h}x{w}")
-        self.convs = nn.Sequential(nn.Conv2d(c, channels, 3, stride=1), nn.ReLU(), nn.Flatten())
-        self.head = nn.Sequential(
-            nn.Linear(flat_size(self.convs, in_shape), features_dim), nn.ReLU()
-        )
-        self.out_dim = features_dim
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.convs(x))
-
-
-def flat_size(convs: nn.Module, in_shape: Sequence[int]) -> int:
-    """Width of ``convs``' flattened output for one ``in_shape`` input, by a dry run."""
-    with torch.no_grad():
-        return convs(torch.zeros(1, *in_shape)).shape[1]
-
-
-# --- the factory -------------------------------------------------------------------------------
+        return x.float()
 
 
 class Backbone(nn.Sequential):
@@ -260,6 +169,133 @@ class Backbone(nn.Sequential):
     def __init__(self, adapter: nn.Module, body: nn.Module) -> None:
         super().__init__(adapter, body)
         self.out_dim: int = body.out_dim
+
+
+# --- make_network: any family from the shape of one sample ------------------------------------
+
+
+class Network(nn.Module):
+    """``head(body(x, **kw))``: a feature extractor ``body`` (with ``out_dim``) and ``head``, a
+    ``Linear(body.out_dim, out_dim)`` or ``Identity``. Keyword arguments of ``forward``
+    (``lengths=``, ``padding_mask=``) go to the body. Transfer learning swaps ``head``."""
+
+    def __init__(self, body: nn.Module, out_dim: int | None = None) -> None:
+        super().__init__()
+        self.body = body
+        self.head: nn.Module = (
+            nn.Identity() if out_dim is None else nn.Linear(body.out_dim, out_dim)
+        )
+        self.out_dim: int = body.out_dim if out_dim is None else out_dim
+
+    def forward(self, x: torch.Tensor, **kw) -> torch.Tensor:
+        return self.head(self.body(x, **kw))
+
+
+def _mlp(in_shape: Sequence[int], **kw) -> nn.Module:
+    """An MLP on the flattened sample."""
+    return Backbone(nn.Flatten(), MLP(math.prod(in_shape), **kw))
+
+
+def _lstm(in_shape: Sequence[int], **kw) -> SequenceModel:
+    return SequenceModel(in_shape, kind="lstm", **kw)
+
+
+def _gru(in_shape: Sequence[int], **kw) -> SequenceModel:
+    return SequenceModel(in_shape, kind="gru", **kw)
+
+
+def _text_classifier(
+    in_shape: Sequence[int], vocab_size: int | None = None, **kw
+) -> AttentionTextClassifier:
+    if vocab_size is None:
+        raise ValueError("text_classifier needs vocab_size=...")
+    kw.setdefault("max_len", in_shape[0])
+    return AttentionTextClassifier(vocab_size, **kw)
+
+
+def _dcgan_generator(in_shape: Sequence[int], z_dim: int = 100, **kw) -> DCGANGenerator:
+    return DCGANGenerator(z_dim, in_shape, **kw)
+
+
+NETWORKS: dict[str, Callable[..., nn.Module]] = {
+    "mlp": _mlp,
+    "mnist_cnn": MnistCNN,
+    "vgg": SmallVGG,
+    "resnet": ResNet,
+    "nature_cnn": NatureCNN,
+    "impala_cnn": ImpalaCNN,
+    "minatar_cnn": MinAtarCNN,
+    "cnn1d": Conv1dNet,
+    "lstm": _lstm,
+    "gru": _gru,
+    "transformer": TransformerEncoder,
+    "text_classifier": _text_classifier,
+    "autoencoder": Autoencoder,
+    "vae": VAE,
+    "dcgan_generator": _dcgan_generator,
+    "dcgan_discriminator": DCGANDiscriminator,
+}
+"""Each ``(in_shape, **kw) -> module``; see ``make_network``."""
+GENERATIVE = ("autoencoder", "vae", "dcgan_generator", "dcgan_discriminator")
+_IMAGE = ((3,), "an image shape (C, H, W)")
+_SEQUENCE = ((2,), "a sequence shape (T, F)")
+SHAPES: dict[str, tuple[tuple[int, ...] | None, str]] = {
+    "mlp": (None, "any sample shape (flattened)"),
+    "mnist_cnn": _IMAGE,
+    "vgg": _IMAGE,
+    "resnet": _IMAGE,
+    "nature_cnn": _IMAGE,
+    "impala_cnn": _IMAGE,
+    "minatar_cnn": _IMAGE,
+    "cnn1d": ((1, 2), "a signal shape (C, L) or (L,)"),
+    "lstm": _SEQUENCE,
+    "gru": _SEQUENCE,
+    "transformer": _SEQUENCE,
+    "text_classifier": ((1,), "a token sequence shape (T,), with vocab_size=..."),
+    "autoencoder": (None, "any sample shape (flattened)"),
+    "vae": (None, "any sample shape (flattened)"),
+    "dcgan_generator": ((3,), "the shape (C, H, W) of the images it makes, with z_dim=..."),
+    "dcgan_discriminator": _IMAGE,
+}
+"""Per network: the ranks of ``in_shape`` it accepts (None: any) and what they mean."""
+
+
+def _check_name(name: str, allowed: Sequence[str], what: str) -> None:
+    if name not in allowed:
+        close = difflib.get_close_matches(name, allowed, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"unknown {what} {name!r}; {hint}allowed: {', '.join(allowed)}")
+
+
+def make_network(
+    name: str, in_shape: int | Sequence[int], out_dim: int | None = None, **kw
+) -> nn.Module:
+    """Build network ``name`` (one of ``NETWORKS``) for samples of shape ``in_shape`` (no batch
+    dimension); ``kw`` go to its constructor.
+
+    Feature extractors come as ``Network(body, head)``, ``head`` a ``Linear(body.out_dim,
+    out_dim)`` or ``Identity`` when ``out_dim`` is None. The ``GENERATIVE`` ones (autoencoder,
+    vae, dcgan_generator, whose ``in_shape`` is the shape of the images it makes, and
+    dcgan_discriminator) come as they are, and take no ``out_dim``. ``text_classifier`` reads
+    ``(T,)`` token ids and needs ``vocab_size``. ``ValueError`` for an unknown name or an
+    ``in_shape`` of the wrong rank, saying what is allowed.
+    """
+    _check_name(name, tuple(NETWORKS), "network")
+    shape = (in_shape,) if isinstance(in_shape, int) else tuple(in_shape)
+    ranks, needed = SHAPES[name]
+    if (ranks is not None and len(shape) not in ranks) or not all(
+        isinstance(s, int | np.integer) and s > 0 for s in shape
+    ):
+        raise ValueError(f"{name} needs {needed} of positive ints; got in_shape={shape}")
+    shape = tuple(int(s) for s in shape)
+    if name in GENERATIVE:
+        if out_dim is not None:
+            raise ValueError(f"{name} is generative and takes no out_dim (got {out_dim})")
+        return NETWORKS[name](shape, **kw)
+    return Network(NETWORKS[name](shape, **kw), out_dim)
+
+
+# --- make_backbone: a network reading an observation space ------------------------------------
 
 
 def vector_input(space: gym.spaces.Space) -> nn.Module:
@@ -271,25 +307,35 @@ def vector_input(space: gym.spaces.Space) -> nn.Module:
     raise ValueError(f"mlp reads Box, Discrete or MultiBinary observations; got {space}")
 
 
-BODIES: dict[str, type[nn.Module]] = {
+IMAGE_BODIES = ("nature_cnn", "impala_cnn", "minatar_cnn", "mnist_cnn", "vgg", "resnet")
+SEQUENCE_BODIES = ("lstm", "gru", "transformer")
+BODIES: dict[str, Callable[..., nn.Module]] = {
     "mlp": MLP,
-    "nature_cnn": NatureCNN,
-    "impala_cnn": ImpalaCNN,
-    "minatar_cnn": MinAtarCNN,
+    **{name: NETWORKS[name] for name in (*IMAGE_BODIES, *SEQUENCE_BODIES)},
 }
-BACKBONES = (*BODIES, "auto")
+# The four first backbones and "auto" keep their places; the later families follow.
+BACKBONES = (
+    "mlp",
+    "nature_cnn",
+    "impala_cnn",
+    "minatar_cnn",
+    "auto",
+    "mnist_cnn",
+    "vgg",
+    "resnet",
+    *SEQUENCE_BODIES,
+)
 
 
 def make_backbone(name: str, obs_space: gym.spaces.Space, **kw) -> Backbone:
     """Build backbone ``name`` (one of ``BACKBONES``) reading ``obs_space``; ``kw`` go to its body.
 
-    ``"auto"`` is ``nature_cnn`` for image (3-D Box) spaces of at least 36x36, ``minatar_cnn``
-    for smaller images, and ``mlp`` otherwise.
+    ``mlp`` reads Box, Discrete and MultiBinary spaces; the CNNs (nature_cnn, impala_cnn,
+    minatar_cnn, mnist_cnn, vgg, resnet) image Boxes; lstm, gru and transformer 2-D Boxes
+    ``(T, F)``, giving many-to-one features. ``"auto"`` is ``nature_cnn`` for image (3-D Box)
+    spaces of at least 36x36, ``minatar_cnn`` for smaller images, and ``mlp`` otherwise.
     """
-    if name not in BACKBONES:
-        close = difflib.get_close_matches(name, BACKBONES, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ValueError(f"unknown backbone {name!r}; {hint}allowed: {', '.join(BACKBONES)}")
+    _check_name(name, BACKBONES, "backbone")
     if name == "auto":
         if not is_image_space(obs_space):
             name = "mlp"
@@ -298,5 +344,10 @@ def make_backbone(name: str, obs_space: gym.spaces.Space, **kw) -> Backbone:
     if name == "mlp":
         adapter = vector_input(obs_space)
         return Backbone(adapter, MLP(adapter.out_dim, **kw))
-    adapter = ImageInput(obs_space)
+    if name in SEQUENCE_BODIES:
+        if kw.get("many_to_many") or kw.get("pooling") == "none":
+            raise ValueError(f"a backbone returns one feature vector per observation; got {kw}")
+        adapter = SequenceInput(obs_space)
+    else:
+        adapter = ImageInput(obs_space)
     return Backbone(adapter, BODIES[name](adapter.shape, **kw))

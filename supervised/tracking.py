@@ -13,15 +13,23 @@ from __future__ import annotations
 import csv
 import json
 import math
+import platform
 import re
+import shlex
+import signal
+import subprocess
+import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 CHECKPOINT_RE = re.compile(r"^step_(\d+)$")
+#: The exit code of a job stopped by a signal (the shell's 128 + signal number).
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def run_name(seed: int) -> str:
@@ -78,6 +86,36 @@ class Run:
             file_writer.add_summary(summary)
         table = "\n".join(f"|{k}|{v}|" for k, v in flat.items())
         self.writer.add_text("hyperparameters", f"|param|value|\n|-|-|\n{table}")
+
+    def record_start(
+        self,
+        options: Mapping[str, Any],
+        hyperparams: Mapping[str, Any],
+        command: str,
+        packages: Sequence[str],
+        hparams: Mapping[str, Any],
+        metrics: Mapping[str, float],
+    ) -> None:
+        """config.yaml of a new run (its options, hyperparameters, the versions of ``packages``,
+        the git commit and the command) and TensorBoard's hparams (``hparams`` against
+        ``metrics``)."""
+        self.write_yaml(
+            "config.yaml",
+            {
+                "options": dict(options),
+                "hyperparams": dict(hyperparams),
+                "versions": package_versions(packages),
+                "git_commit": git_commit(),
+                "command": command,
+            },
+        )
+        self.log_hparams(hparams, metrics)
+
+    def record_resume(self, options: Mapping[str, Any], command: str) -> None:
+        """config.yaml of a resumed run: its options as they are now, and each resume command."""
+        saved = self.read_yaml("config.yaml")
+        resumed = [*saved.get("resumed_with", []), command]
+        self.write_yaml("config.yaml", {**saved, "options": dict(options), "resumed_with": resumed})
 
     def write_yaml(self, name: str, data: Mapping[str, Any]) -> Path:
         path = self.root / name
@@ -162,6 +200,40 @@ class Run:
             out = csv.DictWriter(fh, fieldnames=list(fields))
             out.writeheader()
             out.writerows(kept)
+
+
+def package_versions(packages: Sequence[str]) -> dict[str, str]:
+    """The Python version and each installed package's version ("not installed" if absent)."""
+    out = {"python": platform.python_version()}
+    for pkg in packages:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def git_commit() -> str | None:
+    """The commit of the code that runs, when it runs from a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def tensorboard_command(logdir: str | Path) -> str:
+    """A TensorBoard command that works when pasted: the one installed beside this interpreter."""
+    exe = Path(sys.executable).with_name("tensorboard")
+    tb = [str(exe)] if exe.is_file() else [sys.executable, "-m", "tensorboard.main"]
+    return shlex.join([*tb, "--logdir", str(logdir)])
 
 
 def _csv_value(v: Any) -> Any:

@@ -103,7 +103,8 @@ class DQNConfig:
     it a resumed run refills replay for ``learning_starts`` steps and is no longer exact."""
     backbone: str = "auto"
     """Feature extractor from sige_rl.supervised.backbones: auto (a CNN for images: nature_cnn
-    from 36x36 up, minatar_cnn below; else mlp), mlp, nature_cnn, impala_cnn, minatar_cnn."""
+    from 36x36 up, minatar_cnn below; else mlp), mlp, nature_cnn, impala_cnn, minatar_cnn,
+    mnist_cnn, vgg, resnet (image observations), lstm, gru, transformer ((T, F) observations)."""
     net_arch: list[int] = field(default_factory=lambda: [64, 64])
     """Hidden widths of the MLP backbone."""
     activation: str = "relu"
@@ -265,13 +266,12 @@ class DQN(Scheduled):
 
     def _network(self, obs_space: gym.Space) -> QNetwork:
         c = self.config
-        kw = {"hidden": tuple(c.net_arch), "activation": c.activation}
-        backbone_name = c.backbone
-        if backbone_name in ("nature_cnn", "impala_cnn", "minatar_cnn") or (
-            backbone_name == "auto" and len(getattr(obs_space, "shape", ()) or ()) == 3
+        kw = {}  # net_arch and activation shape the MLP; the other backbones take their defaults
+        if c.backbone == "mlp" or (
+            c.backbone == "auto" and len(getattr(obs_space, "shape", ()) or ()) != 3
         ):
-            kw = {}
-        return QNetwork(make_backbone(backbone_name, obs_space, **kw), self.n_actions, c.dueling)
+            kw = {"hidden": tuple(c.net_arch), "activation": c.activation}
+        return QNetwork(make_backbone(c.backbone, obs_space, **kw), self.n_actions, c.dueling)
 
     # -- schedules ------------------------------------------------------------------------------
     @property

@@ -7,11 +7,9 @@ Every problem is found here, so a bad command exits 2 with a message and leaves 
 from __future__ import annotations
 
 import argparse
-import ast
 import dataclasses
 import difflib
 import importlib
-import inspect
 import re
 import typing
 import warnings
@@ -35,6 +33,7 @@ from sige_rl.agents.common.config import (
 from sige_rl.agents.multiagent import ids as ma_ids
 from sige_rl.supervised import Run, resolve_device, run_name
 from sige_rl.supervised.checkpoint import CheckpointError
+from sige_rl.supervised.config import field_docs
 
 DEFAULT_ENV = "sige/GridWorld-v0"
 DEFAULT_AGENT = "q_learning"
@@ -182,28 +181,6 @@ def agent_summary(cls: type) -> str:
     text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", text).replace("``", "")
     match = re.match(r"(.+?[.!?])(\s|$)", text)
     return match.group(1) if match else text
-
-
-def field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each field of a config dataclass (and of its bases), read from the
-    source as the class is written."""
-    docs: dict[str, str] = {}
-    for klass in reversed(cls.__mro__[:-1]):
-        try:
-            tree = ast.parse(inspect.getsource(klass))
-        except (OSError, TypeError):
-            continue
-        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-        for node, after in zip(body, body[1:], strict=False):
-            if (
-                isinstance(node, ast.AnnAssign)
-                and isinstance(node.target, ast.Name)
-                and isinstance(after, ast.Expr)
-                and isinstance(after.value, ast.Constant)
-                and isinstance(after.value.value, str)
-            ):
-                docs[node.target.id] = " ".join(after.value.value.split())
-    return docs
 
 
 def hyperparameter_table(agent: str, env_id: str) -> str:

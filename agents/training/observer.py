@@ -19,7 +19,6 @@ from sige_rl.agents.training.evaluation import Evaluation, Interrupted, Optimali
 from sige_rl.supervised import Run
 
 KEEP_CHECKPOINTS = 3
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 #: After a stop signal, how long the agent may take to reach a safe point before the run stops
 #: where it is, resumable from its last checkpoint.
 STOP_GRACE_S = 5.0

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import platform
-import subprocess
-from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -56,52 +52,15 @@ def make_eval_env(opts: dict[str, Any]):
     return gym.make(env_id, **kwargs), evaluate
 
 
-def package_versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in VERSIONED:
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
 def record_new_run(run: Run, opts: dict[str, Any], config: Any, command: str) -> None:
     """config.yaml and the TensorBoard hparams of a new run."""
     hyperparams = dataclasses.asdict(config)
-    run.write_yaml(
-        "config.yaml",
-        {
-            "options": opts,
-            "hyperparams": hyperparams,
-            "versions": package_versions(),
-            "git_commit": git_commit(),
-            "command": command,
-        },
-    )
-    run.log_hparams(
-        {"env": opts["env"], "agent": opts["agent"], "seed": opts["seed"], **hyperparams},
-        {"eval/mean_return": float("nan")},
+    hparams = {"env": opts["env"], "agent": opts["agent"], "seed": opts["seed"], **hyperparams}
+    run.record_start(
+        opts, hyperparams, command, VERSIONED, hparams, {"eval/mean_return": float("nan")}
     )
 
 
 def record_resume(run: Run, opts: dict[str, Any], command: str) -> None:
     """config.yaml of a resumed run: its options as they are now, and how it was resumed."""
-    saved = run.read_yaml("config.yaml")
-    resumed = [*saved.get("resumed_with", []), command]
-    run.write_yaml("config.yaml", {**saved, "options": opts, "resumed_with": resumed})
+    run.record_resume(opts, command)

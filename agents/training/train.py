@@ -20,7 +20,7 @@ import gymnasium as gym
 from sige_rl.agents.common import registry
 from sige_rl.agents.training import cli
 from sige_rl.agents.training.evaluation import OptimalityGap
-from sige_rl.agents.training.observer import EXIT_SIGNAL, StopNow, Trainer
+from sige_rl.agents.training.observer import StopNow, Trainer
 from sige_rl.agents.training.run_setup import (
     make_eval_env,
     make_train_env,
@@ -28,6 +28,7 @@ from sige_rl.agents.training.run_setup import (
     record_resume,
 )
 from sige_rl.supervised import Run, seed_everything
+from sige_rl.supervised.tracking import EXIT_SIGNAL, tensorboard_command
 
 
 def this_command() -> list[str]:
@@ -37,13 +38,6 @@ def this_command() -> list[str]:
     if script.name == "train_agent.py" and script.is_file():
         return [sys.executable, str(script)]
     return [sys.executable, "-m", "sige_rl.agents.training.train"]
-
-
-def tensorboard_command(logdir: str) -> str:
-    """A TensorBoard command that works when pasted: the one installed beside this interpreter."""
-    exe = Path(sys.executable).with_name("tensorboard")
-    tb = [str(exe)] if exe.is_file() else [sys.executable, "-m", "tensorboard.main"]
-    return shlex.join([*tb, "--logdir", logdir])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# GPU check of supervised/backbones.py (< 2 min): the gpu-marked tests, then nature_cnn
+# GPU check of supervised/backbones.py and the network families (< 2 min): the gpu-marked tests
+# (every NETWORKS entry forward+backward under fp16 autocast with a GradScaler), then nature_cnn
 # forward+backward timing at batch 256, CUDA against CPU. Run from the repo root:
 #   bash scripts/gpu/backbones.sh          (PYTHON=... to pick the interpreter)
 set -euo pipefail
@@ -7,7 +8,7 @@ PY=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python)}
 "$PY" -c "import sige_rl.supervised, pytest" 2>/dev/null || "$PY" -m pip install -q -e ".[dev]"
 "$PY" -c "import torch; assert torch.cuda.is_available(), 'torch sees no CUDA device'"
 
-"$PY" -m pytest -q -m gpu -rs tests/supervised/test_backbones.py
+"$PY" -m pytest -q -m gpu -rs tests/supervised/test_backbones.py tests/supervised/test_modules.py
 
 "$PY" - <<'PYEOF'
 import time

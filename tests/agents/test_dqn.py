@@ -502,3 +502,16 @@ def test_reward_clipping_changes_what_is_learned_not_the_score(clip):
     stored = agent.buffer.rewards[: agent.buffer.size].tolist()
     expected = [1.0, -1.0, 0.0, 1.0] if clip else [5.0, -3.0, 0.0, 7.0]
     assert stored == expected * 2
+
+
+@pytest.mark.parametrize("backbone", ["gru", "transformer"])
+def test_sequence_backbones_read_sequence_observations(backbone):
+    """A (T, F) observation through an lstm/gru/transformer backbone: net_arch and activation
+    are the MLP's and must not reach it."""
+    env = gym.wrappers.ReshapeObservation(gym.make("CartPole-v1"), (2, 2))
+    agent = DQN(env, seed=0, backbone=backbone, learning_starts=32, batch_size=16, net_arch=[8])
+    assert agent.q.backbone.out_dim == 64 and not any(
+        isinstance(m, nn.Linear) and m.out_features == 8 for m in agent.q.modules()
+    )
+    agent.learn(64)
+    assert agent.num_updates > 0

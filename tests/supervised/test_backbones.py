@@ -4,7 +4,21 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from sige_rl.supervised.backbones import MLP, ImpalaCNN, MinAtarCNN, NatureCNN, make_backbone
+from sige_rl.supervised.backbones import (
+    MLP,
+    VAE,
+    ImpalaCNN,
+    MinAtarCNN,
+    MnistCNN,
+    NatureCNN,
+    Network,
+    ResNet,
+    SequenceModel,
+    SmallVGG,
+    TransformerEncoder,
+    make_backbone,
+    make_network,
+)
 
 CARTPOLE = spaces.Box(-np.inf, np.inf, (4,), np.float32)
 GRID = spaces.Discrete(16)
@@ -187,3 +201,104 @@ def test_forward_backward_on_cuda(name, space, out_dim):
     assert y.device.type == "cuda" and y.shape == (8, out_dim)
     grads = [p.grad for p in net.parameters()]
     assert all(g is not None and g.is_cuda and torch.isfinite(g).all() for g in grads)
+
+
+# --- make_network and the backbones added with it -----------------------------------------------
+
+DIGITS = spaces.Box(0, 255, (1, 8, 8), np.uint8)  # sklearn's 8x8 digits as an image observation
+SEQUENCE = spaces.Box(-1, 1, (6, 3), np.float32)
+
+
+def test_old_import_paths_still_work():
+    from sige_rl.supervised.backbones import ACTIVATIONS, NORMS, flat_size, make_activation
+    from sige_rl.supervised.cnn import NatureCNN as moved
+    from sige_rl.supervised.mlp import MLP as moved_mlp
+
+    assert moved is NatureCNN and moved_mlp is MLP
+    assert "relu" in ACTIVATIONS and None in NORMS and callable(make_activation)
+    assert flat_size(nn.Flatten(), (2, 3)) == 6
+
+
+@pytest.mark.parametrize(
+    ("name", "body"), [("mnist_cnn", MnistCNN), ("vgg", SmallVGG), ("resnet", ResNet)]
+)
+def test_image_backbones_scale_uint8(name, body):
+    torch.manual_seed(0)
+    net = make_backbone(name, DIGITS).eval()
+    x = batch(DIGITS, n=3)
+    y = net(x)
+    assert y.shape == (3, net.out_dim) and y.dtype == torch.float32
+    torch.testing.assert_close(y, net[1](x.float() / 255))
+    assert isinstance(net[1], body)
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [("lstm", SequenceModel), ("gru", SequenceModel), ("transformer", TransformerEncoder)],
+)
+def test_sequence_backbones_give_one_vector_per_observation(name, body):
+    torch.manual_seed(0)
+    net = make_backbone(name, SEQUENCE).eval()
+    x = batch(SEQUENCE).double()
+    y = net(x)
+    assert y.shape == (5, 64) and y.dtype == torch.float32
+    torch.testing.assert_close(y, net[1](x.float()))
+    assert isinstance(net[1], body)
+
+
+def test_backbones_say_which_space_they_need():
+    with pytest.raises(ValueError, match=r"needs a 2-D Box of shape \(T, F\)"):
+        make_backbone("lstm", ATARI)
+    with pytest.raises(ValueError, match=r"needs an image Box of shape \(C, H, W\)"):
+        make_backbone("resnet", SEQUENCE)
+    with pytest.raises(ValueError, match="one feature vector per observation"):
+        make_backbone("gru", SEQUENCE, many_to_many=True)
+
+
+def test_network_head_is_a_linear_layer_that_can_be_swapped():
+    torch.manual_seed(0)
+    net = make_network("mlp", (2, 3), out_dim=4, hidden=(8,))
+    assert isinstance(net, Network) and net.out_dim == 4
+    x = torch.randn(5, 2, 3)
+    head = net.head
+    torch.testing.assert_close(net(x), head(torch.relu(net.body[1].net[0](x.reshape(5, 6)))))
+    net.head = nn.Linear(net.body.out_dim, 7)
+    assert net(x).shape == (5, 7)
+    features = make_network("mlp", (2, 3), hidden=(8,))
+    assert isinstance(features.head, nn.Identity) and features.out_dim == 8
+
+
+def test_network_passes_keywords_to_its_body():
+    """``lengths`` reaches the GRU: each row is the network on its unpadded sequence alone."""
+    torch.manual_seed(0)
+    net = make_network("gru", (6, 3), out_dim=2, hidden=5)
+    x = torch.randn(2, 6, 3)
+    y = net(x, lengths=torch.tensor([6, 2]))
+    torch.testing.assert_close(y[1], net(x[1:, :2])[0])
+    torch.testing.assert_close(y[0], net(x[:1])[0])
+
+
+def test_generative_networks_come_as_they_are():
+    vae = make_network("vae", (1, 8, 8), latent_dim=2)
+    assert type(vae) is VAE
+    gen = make_network("dcgan_generator", (1, 8, 8), z_dim=5)
+    assert gen(torch.randn(2, 5)).shape == (2, 1, 8, 8)
+    with pytest.raises(ValueError, match="vae is generative and takes no out_dim"):
+        make_network("vae", (1, 8, 8), out_dim=10)
+
+
+def test_make_network_says_what_is_allowed():
+    with pytest.raises(ValueError, match=r"unknown network 'resnett'; did you mean 'resnet'"):
+        make_network("resnett", (1, 8, 8))
+    with pytest.raises(ValueError, match=r"allowed: mlp, mnist_cnn, vgg, resnet, .*dcgan_disc"):
+        make_network("lenet", (1, 8, 8))
+    with pytest.raises(ValueError, match=r"mnist_cnn needs an image shape \(C, H, W\)"):
+        make_network("mnist_cnn", (28, 28))
+    with pytest.raises(ValueError, match=r"lstm needs a sequence shape \(T, F\)"):
+        make_network("lstm", (1, 8, 8))
+    with pytest.raises(ValueError, match=r"cnn1d needs a signal shape \(C, L\) or \(L,\)"):
+        make_network("cnn1d", (1, 8, 8))
+    with pytest.raises(ValueError, match=r"text_classifier needs vocab_size"):
+        make_network("text_classifier", (10,), out_dim=2)
+    with pytest.raises(ValueError, match="positive ints"):
+        make_network("mlp", (0, 3))
