@@ -144,14 +144,14 @@ class DigitsMLPConfig(FitConfig, DigitsSplit):
 
 @dataclass
 class DigitsCNNConfig(FitConfig, DigitsSplit):
-    epochs: int = 60
+    epochs: int = 100
     batch_size: int = 32
     network: str = "vgg"
     """The CNN: vgg (two VGG blocks with batch norm), mnist_cnn or resnet."""
-    augmentation: str = "shift=1,rotate=10"
+    augmentation: str = "shift=1,rotate=15"
     schedule: Schedule = "cosine"
     patience: int = 0
-    val_fraction: float = 0.1
+    val_fraction: float = 0.0
 
 
 @dataclass
@@ -161,9 +161,12 @@ class DigitsTransferConfig(DigitsCNNConfig):
     pretrain_epochs: int = 40
     """Epochs on digits 0-4 with all their labels."""
     head_epochs: int = 100
-    """Epochs training the new head on the frozen pre-trained body (feature extraction)."""
-    head_lr: float = 1e-2
-    """Learning rate of the head on the frozen body."""
+    """Epochs training the new head while the first ``frozen_layers`` layers stay frozen."""
+    head_lr: float = 1e-3
+    """Learning rate of the new layers on the frozen ones."""
+    frozen_layers: int = 8
+    """Layers frozen from the input while the new head trains: 8 is VGG's convolution base (its
+    dense layer trains with the head); -1 the whole body (pure feature extraction)."""
     finetune_epochs: int = 100
     """Epochs fine-tuning everything afterwards, at finetune_lr."""
     finetune_lr: float = 5e-4
@@ -212,6 +215,8 @@ class Mnist1DTransformerConfig(Mnist1DConfig):
     lr: float = 1e-3
     optimizer: Optimizer = "adamw"
     weight_decay: float = 0.01
+    patch: int = 4
+    """Consecutive points per token (40 points: 10 tokens of 4)."""
 
 
 @dataclass
@@ -301,8 +306,8 @@ def run_digits_cnn(ctx: Context) -> dict[str, Any]:
 
 def run_digits_transfer(ctx: Context) -> dict[str, Any]:
     """Pre-train on digits 0-4, then learn 5-9 from ``label_fraction`` of their labels: a new
-    head on the frozen body, then everything fine-tuned; against the same network trained from
-    scratch on the same labels for as many epochs."""
+    head trained over the frozen first ``frozen_layers`` layers, then everything fine-tuned;
+    against the same network trained from scratch on the same labels for as many epochs."""
     c = ctx.config
     x_tr, y_tr, x_te, y_te = digits_split(c, ctx.seed)
     src, src_te = y_tr < 5, y_te < 5
@@ -323,7 +328,10 @@ def run_digits_transfer(ctx: Context) -> dict[str, Any]:
     pretrain_acc = pre.report_metrics((x_te[src_te], y_te[src_te]), 5)["accuracy"]
 
     replace_head(model, 5)
-    freeze(model, "body")
+    if c.frozen_layers < 0:
+        freeze(model, "body")
+    else:
+        freeze(model, depth=c.frozen_layers)
     head_cfg = phase(c, epochs=c.head_epochs, lr=c.head_lr, schedule="constant")
     head = ctx.fit(ClassifierFit(model, head_cfg, seed=ctx.seed + 1), (x_lab, y_lab), phase="head")
     head_acc = head.report_metrics(target_test, 5)["accuracy"]
@@ -351,11 +359,19 @@ def run_digits_transfer(ctx: Context) -> dict[str, Any]:
 
 
 class ChannelsLast(torch.nn.Module):
-    """``(B, C, L)`` signals -> ``(B, L, C)`` sequences: the data stays in the layout that
-    augmentation shifts along, and a sequence model reads it time-major."""
+    """``(B, C, L)`` signals -> ``(B, L / patch, C * patch)`` sequences: the data stays in the
+    layout that augmentation shifts along, and a sequence model reads it time-major, one step
+    per ``patch`` consecutive points (a Vision Transformer's patches, Dosovitskiy et al. 2021,
+    in one dimension)."""
+
+    def __init__(self, patch: int = 1):
+        super().__init__()
+        self.patch = patch
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.transpose(1, 2)
+        b, c, length = x.shape
+        steps = x.reshape(b, c, length // self.patch, self.patch)
+        return steps.permute(0, 2, 1, 3).reshape(b, length // self.patch, c * self.patch)
 
 
 def run_mnist1d(network: str, sequence: bool = False, **kw_of: str):
@@ -368,8 +384,11 @@ def run_mnist1d(network: str, sequence: bool = False, **kw_of: str):
         x_tr, x_te = x_tr[:, None, :], x_te[:, None, :]
         kw = {k: getattr(c, v) for k, v in kw_of.items()}
         if sequence:
-            net = make_network(network, x_tr.shape[:0:-1], 10, **kw)
-            model = torch.nn.Sequential(ChannelsLast(), net)
+            patch = getattr(c, "patch", 1)
+            if x_tr.shape[2] % patch:
+                raise ValueError(f"patch {patch} does not divide the signals' 40 points")
+            net = make_network(network, (x_tr.shape[2] // patch, patch), 10, **kw)
+            model = torch.nn.Sequential(ChannelsLast(patch), net)
         else:
             model = make_network(network, x_tr.shape[1:], 10, **kw)
         loop = ctx.fit(ClassifierFit(model, c, seed=ctx.seed), (x_tr, y_tr))
@@ -495,7 +514,7 @@ TASKS: dict[str, Task] = {
         Task(
             "digits-transfer",
             "digits 0-4 -> 5-9 with 10% of the labels",
-            "VGG CNN: pre-train, new head, fine-tune; vs scratch",
+            "VGG: pre-train, new head on the frozen conv base, fine-tune; vs scratch",
             "test_accuracy",
             DigitsTransferConfig,
             run_digits_transfer,
@@ -537,7 +556,7 @@ TASKS: dict[str, Task] = {
         ),
         Task(
             "series-lstm",
-            "sige/BuildingHVAC-v0 load under the thermostat, a year",
+            "sige/BuildingHVAC-v0 under its thermostat, 52 winter weeks",
             "LSTM forecaster vs persistence",
             "test_mse",
             SeriesConfig,

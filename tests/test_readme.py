@@ -5,6 +5,7 @@ from pathlib import Path
 
 from sige_rl import agents, envs
 from sige_rl.agents.training.cli import build_parser
+from sige_rl.supervised import job, tasks
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -43,3 +44,16 @@ def test_option_table_matches_the_parser():
 
 def test_readme_shows_the_two_commands():
     assert "make train" in README and "make test" in README
+
+
+def test_supervised_tables_list_every_task_and_option():
+    column = first_column("Supervised learning")
+    assert [c for c in column if not c.startswith("--")] == list(tasks.TASKS)
+    documented = {c.split()[0] for c in column if c.startswith("--")}
+    actual = {
+        opt
+        for action in job.build_parser()._actions
+        for opt in action.option_strings
+        if opt.startswith("--") and opt != "--help"
+    }
+    assert documented == actual

@@ -40,3 +40,21 @@ def test_atari_pong_script_runs_end_to_end_on_cpu(tmp_path):
     assert "steps/s" in out.stdout
     score = float(re.search(r"mean return (-?[\d.]+)", out.stdout).group(1))
     assert -21 <= score < 0  # the raw score of a whole game, lost by an untrained agent
+
+
+def test_supervised_script_runs_its_tasks_on_cpu(tmp_path):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("mnist1d")
+    out = subprocess.run(
+        ["bash", "scripts/gpu/supervised.sh"],
+        cwd=ROOT,
+        env={**os.environ, "DEVICE": "cpu", "EPOCHS": "1", "LOGDIR": str(tmp_path / "runs")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    for task in ("digits-cnn", "mnist1d-gru", "series-lstm"):
+        assert f"{task} on cpu:" in out.stdout
+    assert out.stdout.count("Test: test_accuracy") == 2 and "test_mse" in out.stdout
+    assert len(list((tmp_path / "runs" / "supervised").glob("*/*/final"))) == 3

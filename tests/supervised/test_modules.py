@@ -3,6 +3,7 @@ invariances their masks promise; every entry of NETWORKS forward and backward on
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -424,3 +425,30 @@ def test_forward_backward_on_cuda_under_fp16_autocast(name):
         if ok:
             break
     assert torch.isfinite(loss) and ok
+
+
+def test_text_classifier_learns_whether_a_keyword_occurs_and_attends_to_it():
+    """Token sequences of random length (padded with 0); the label is whether token 7 occurs.
+    Attention pooling should find the keyword: the learned weights peak on it."""
+    from sige_rl.supervised.fit import ClassifierFit, FitConfig
+
+    rng = np.random.default_rng(0)
+    n, steps = 1200, 12
+    tokens = rng.integers(8, 30, (n, steps))
+    lengths = rng.integers(4, steps + 1, n)
+    y = rng.integers(0, 2, n)
+    where = (rng.random(n) * lengths).astype(int)
+    tokens[y == 1, where[y == 1]] = 7
+    tokens[np.arange(steps) >= lengths[:, None]] = 0  # padding
+    torch.manual_seed(0)
+    model = make_network("text_classifier", (steps,), 2, vocab_size=30, embed_dim=32)
+    loop = ClassifierFit(model, FitConfig(device="cpu", epochs=8, lr=3e-3), seed=0)
+    loop.fit((tokens[:1000], y[:1000]))
+    assert loop.report_metrics((tokens[1000:], y[1000:]))["accuracy"] >= 0.95
+    positive = torch.as_tensor(tokens[1000:][y[1000:] == 1])
+    model.eval()
+    with torch.no_grad():
+        model(positive)
+    attention = model.body.last_attention
+    keyword, other = positive == 7, (positive != 7) & (positive != 0)
+    assert attention[keyword].mean() > 3 * attention[other].mean()
