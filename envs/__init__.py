@@ -13,6 +13,7 @@ from sige_rl.envs.gridworld_vector import GridWorldVectorEnv
 
 __all__ = [
     "ATARI_IDS",
+    "BOARD_GAME_IDS",
     "BUILDING_IDS",
     "ENV_IDS",
     "MINATAR_IDS",
@@ -142,3 +143,15 @@ for _env_id in BUILDING_IDS:
 MULTI_AGENT_IDS: dict[str, str] = {
     "sige/EnergyCommunity-v0": "sige_rl.envs.energy_community_v0:parallel_env",
 }
+
+# Board games (numpy only): the agent against a built-in opponent (random by default), +1 win,
+# -1 loss or illegal move. ``from sige_rl.envs import tictactoe_v0, connect_four_v0`` gives the
+# two-player PettingZoo AEC forms (which register the same ids with PettingZoo's registry).
+BOARD_GAME_IDS: tuple[str, ...] = ("sige/TicTacToe-v0", "sige/ConnectFour-v0")
+for _env_id, _game in zip(BOARD_GAME_IDS, ("tictactoe", "connect_four"), strict=True):
+    if _env_id not in gym.registry:
+        gym.register(
+            id=_env_id,
+            entry_point="sige_rl.envs.board_games.env:BoardGameEnv",
+            kwargs={"game": _game},
+        )

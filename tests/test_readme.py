@@ -24,6 +24,7 @@ def test_environment_table_lists_every_registered_env():
         *envs.POWER_GRID_ALERT_IDS,
         *envs.BUILDING_IDS,
         *envs.MULTI_AGENT_IDS,
+        *envs.BOARD_GAME_IDS,
     ]
 
 

@@ -1,3 +1,4 @@
-"""Agents that plan on the environment's own state rather than learn: the search-state protocol
-(``protocol.py``), and the do-nothing and one-step greedy baselines (``baselines.py``). MCTS and
-AlphaZero come here too (ARCHITECTURE.md)."""
+"""Agents that plan on the environment's own state rather than learn: the search-state protocols
+(``protocol.py``), the do-nothing, greedy and thermostat baselines (``baselines.py``), UCT with the
+MCTS-Solver (``mcts.py``) and perfect play by minimax (``minimax.py``). AlphaZero comes here too
+(ARCHITECTURE.md)."""

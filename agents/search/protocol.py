@@ -26,3 +26,21 @@ class Planner(Protocol):
     ``attach(env)`` with that env before each episode."""
 
     def attach(self, env: Any) -> None: ...
+
+
+@runtime_checkable
+class GameState(Protocol):
+    """A turn-based game position that a search copies and steps without touching the live game
+    (OpenSpiel's ``State`` in five methods). ``step`` returns the next position and leaves this
+    one as it was; ``returns`` gives each player's final payoff (zeros before the end). The board
+    games' states (``sige_rl.envs.board_games``) satisfy it structurally, as can any simulator."""
+
+    def legal_actions(self) -> list[int]: ...
+
+    def step(self, action: int) -> GameState: ...
+
+    def is_terminal(self) -> bool: ...
+
+    def returns(self) -> tuple[float, ...]: ...
+
+    def current_player(self) -> int: ...

@@ -150,6 +150,7 @@ def test_lists(capsys):
         *sige_rl.envs.POWER_GRID_ALERT_IDS,
         *sige_rl.envs.BUILDING_IDS,
         *sige_rl.envs.MULTI_AGENT_IDS,
+        *sige_rl.envs.BOARD_GAME_IDS,
     ]
     assert listed[: len(ours)] == sorted(ours)
     assert "FrozenLake-v1" in listed

@@ -1,0 +1,97 @@
+"""UCT and the MCTS-Solver against hand-made positions and perfect play: it takes a win, blocks
+a loss, proves what minimax proves, never loses tic-tac-toe with 1,000 simulations, and its
+selection follows UCT's formula on a hand-computed tree."""
+
+import math
+
+import pytest
+
+from sige_rl.agents.search.mcts import MCTS, WIN, MCTSConfig, Node, play
+from sige_rl.agents.search.minimax import Minimax
+from sige_rl.agents.search.protocol import GameState
+from sige_rl.envs.board_games.tictactoe import TicTacToeState
+
+
+def position(*moves):
+    s = TicTacToeState()
+    for a in moves:
+        s = s.step(a)
+    return s
+
+
+def test_states_satisfy_the_search_protocol():
+    assert isinstance(TicTacToeState(), GameState)
+
+
+def test_minimax_knows_tictactoe_is_a_draw_over_5478_positions():
+    m = Minimax()
+    assert m.value(TicTacToeState()) == 0
+    assert len(m.table) == 5478  # every legal position, the empty board included
+
+
+@pytest.mark.parametrize("solver", [True, False])
+def test_takes_an_immediate_win(solver):
+    # X: 0, 1; O: 3, 4; X to move: 2 completes the top row
+    s = position(0, 3, 1, 4)
+    assert MCTS(MCTSConfig(simulations=300, solver=solver), seed=0).search(s) == 2
+
+
+@pytest.mark.parametrize("solver", [True, False])
+def test_blocks_an_immediate_loss(solver):
+    # X: 0, 8; O: 4, 3; X to move must block 5 (O threatens the middle row)
+    s = position(0, 4, 8, 3)
+    assert MCTS(MCTSConfig(simulations=1000, solver=solver), seed=0).search(s) == 5
+
+
+def test_solver_proves_a_forced_win_and_stops_searching():
+    # X: 0, 8; O: 1, 7; X to move: 4 or 6 make two threats at once
+    s = position(0, 1, 8, 7)
+    m = Minimax()
+    assert m.value(s) == 1  # X wins by force
+    mcts = MCTS(MCTSConfig(simulations=20_000), seed=0)
+    action = mcts.search(s)
+    assert mcts.root.proven is not None and mcts.simulations_done < 20_000
+    assert mcts.root.children[action].proven == WIN
+    assert action in m.best_actions(s)
+
+
+@pytest.mark.parametrize("mcts_first", [True, False])
+def test_uct_with_1000_simulations_never_loses_to_perfect_play(mcts_first):
+    for game in range(10):
+        mcts = MCTS(MCTSConfig(simulations=1000), seed=game)
+        perfect = Minimax(seed=game)
+        players = [mcts.search, perfect] if mcts_first else [perfect, mcts.search]
+        returns = play(TicTacToeState(), players)
+        assert returns[0 if mcts_first else 1] >= 0, game
+
+
+def test_uct_selection_follows_the_formula_on_a_hand_computed_tree():
+    root = Node(TicTacToeState(), None, -1)
+    root.n = 10
+    a, b = Node(position(0), root, 0), Node(position(4), root, 0)
+    root.children = {0: a, 4: b}
+    root.untried = []
+    a.n, a.w = 6, 4.0  # 0.667 + 1.414 * sqrt(ln 10 / 6) = 1.543
+    b.n, b.w = 4, 2.0  # 0.5 + 1.414 * sqrt(ln 10 / 4) = 1.573
+    assert 4.0 / 6 + math.sqrt(2) * math.sqrt(math.log(10) / 6) < 0.5 + math.sqrt(2) * math.sqrt(
+        math.log(10) / 4
+    )
+    assert MCTS(MCTSConfig(solver=False, exploration=math.sqrt(2))).select(root) is b
+    assert MCTS(MCTSConfig(solver=False, exploration=0.0)).select(root) is a
+
+
+def test_the_tree_is_reused_after_the_opponents_reply():
+    mcts = MCTS(MCTSConfig(simulations=500), seed=0)
+    s = TicTacToeState()
+    a = mcts.search(s)
+    reply = next(iter(mcts.root.children[a].children))
+    grandchild = mcts.root.children[a].children[reply]
+    visits = grandchild.n
+    mcts.search(s.step(a).step(reply))
+    assert mcts.root is grandchild and mcts.root.n > visits  # the search went on from it
+
+
+def test_a_time_budget_stops_the_search():
+    mcts = MCTS(MCTSConfig(simulations=0, time_s=0.05), seed=0)
+    mcts.search(TicTacToeState())
+    assert mcts.simulations_done > 10
