@@ -25,6 +25,7 @@ AGENTS: dict[str, str] = {
     "do_nothing": "sige_rl.agents.search.baselines:DoNothing",
     "greedy": "sige_rl.agents.search.baselines:GreedyLookahead",
     "thermostat": "sige_rl.agents.search.baselines:Thermostat",
+    "mcts": "sige_rl.agents.search.mcts:MCTSAgent",
     "sb3-ppo": "sige_rl.agents.sb3.agent:SB3PPO",
     "sb3-a2c": "sige_rl.agents.sb3.agent:SB3A2C",
     "sb3-dqn": "sige_rl.agents.sb3.agent:SB3DQN",

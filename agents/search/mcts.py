@@ -19,8 +19,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
+from sige_rl.agents.search.base import PlanningAgent
 from sige_rl.agents.search.protocol import GameState
 
 WIN, LOSS, DRAW = 1, -1, 0
@@ -211,6 +213,29 @@ class MCTS:
 
     def __repr__(self) -> str:  # pragma: no cover - for interactive use
         return f"MCTS({self.config})"
+
+
+class MCTSAgent(PlanningAgent):
+    """UCT with the MCTS-Solver behind the agent front door: each ``act`` searches the position
+    of the env it plays (``env.unwrapped.state``, a :class:`GameState`, as the board games
+    offer) and returns the move; the observation is not read. The tree is kept between moves."""
+
+    name = "mcts"
+    Config = MCTSConfig
+
+    def attach(self, env: gym.Env) -> None:
+        if not isinstance(getattr(env.unwrapped, "state", None), GameState):
+            raise ValueError(
+                f"mcts searches a game position: it needs an env whose unwrapped.state has "
+                f"legal_actions, step, is_terminal, returns and current_player (the board games "
+                f"sige/TicTacToe-v0, sige/ConnectFour-v0); got {type(env.unwrapped).__name__}"
+            )
+        super().attach(env)
+        if not hasattr(self, "search"):
+            self.search = MCTS(self.config, seed=self.seed)
+
+    def act(self, obs: Any, deterministic: bool = True) -> int:
+        return self.search.search(self.env.unwrapped.state)
 
 
 def proven_payoff(node: Node) -> tuple[float, float]:

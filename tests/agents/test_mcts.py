@@ -95,3 +95,26 @@ def test_a_time_budget_stops_the_search():
     mcts = MCTS(MCTSConfig(simulations=0, time_s=0.05), seed=0)
     mcts.search(TicTacToeState())
     assert mcts.simulations_done > 10
+
+
+def test_the_agent_beats_the_random_opponent_at_connect_four_and_refuses_other_envs(tmp_path):
+    import gymnasium as gym
+
+    import sige_rl.envs  # noqa: F401  (registers the ids)
+    from sige_rl import agents
+
+    env = gym.make("sige/ConnectFour-v0", agent_plays="alternate")
+    agent = agents.make("mcts", env, seed=0, simulations=200)
+    wins = 0
+    for episode in range(10):
+        obs, info = env.reset(seed=episode)
+        done = False
+        while not done:
+            obs, reward, terminated, truncated, info = env.step(agent.act(obs))
+            done = terminated or truncated
+        wins += reward > 0
+    assert wins >= 9  # a random player almost never beats 200 simulations a move
+    agent.save(tmp_path / "mcts")
+    assert agents.load(tmp_path / "mcts", env=env).config.simulations == 200
+    with pytest.raises(ValueError, match="needs an env whose unwrapped.state"):
+        agents.make("mcts", gym.make("sige/GridWorld-v0"))
