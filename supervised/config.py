@@ -143,3 +143,22 @@ def field_docs(cls: type) -> dict[str, str]:
             ):
                 docs[node.target.id] = " ".join(after.value.value.split())
     return docs
+
+
+def field_table(cls: type, tuned: Mapping[str, Any] | None = None) -> list[str]:
+    """Two lines per field of the dataclass ``cls``: ``name (type): default ...`` (with the
+    ``tuned`` value where given), then its documentation (:func:`field_docs`)."""
+    docs = field_docs(cls)
+    hints = typing.get_type_hints(cls)
+    tuned = tuned or {}
+    lines = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        kind = getattr(hints[f.name], "__name__", None) or str(hints[f.name])
+        value = f"default {default!r}"
+        if f.name in tuned:
+            value += f", tuned {tuned[f.name]!r}"
+        lines.append(f"  {f.name} ({kind.replace('typing.', '')}): {value}")
+        if f.name in docs:
+            lines.append(f"      {docs[f.name]}")
+    return lines

@@ -34,6 +34,7 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, T
 
 from sige_rl.supervised import metrics
 from sige_rl.supervised.augment import make_augmentation
+from sige_rl.supervised.autoencoder import vae_loss
 from sige_rl.supervised.checkpoint import CheckpointError, load_state, load_tensors, save_state
 from sige_rl.supervised.device import resolve_device
 from sige_rl.supervised.seeding import GlobalRNGStreams
@@ -151,6 +152,7 @@ class FitLoop:
         self.augment = make_augmentation(self.config.augmentation or None)
         self.optimizers = self.make_optimizers()
         self.schedulers: dict[str, Any] = {}
+        self._pending_schedulers: dict[str, Any] | None = None  # loaded before they exist
         self.epoch = 0
         self.history: list[dict[str, float]] = []
         self.best_value: float | None = None
@@ -351,8 +353,6 @@ class FitLoop:
                 self.schedulers[name].load_state_dict(state)
             self._pending_schedulers = None
 
-    _pending_schedulers: dict[str, Any] | None = None
-
     def step_schedulers(self, logs: Mapping[str, float]) -> None:
         if self.config.schedule == "onecycle":  # stepped every batch
             return
@@ -514,13 +514,8 @@ class FitLoop:
 
 
 # -- the kinds of training ----------------------------------------------------------------------
-class ClassifierFit(FitLoop):
-    """Cross-entropy on logits; validation loss and accuracy each epoch, and
-    :meth:`report_metrics` (accuracy, confusion matrix, per-class sensitivity and specificity)
-    on a test set. Batches are ``(x, y)`` with integer labels."""
-
-    kind = "classifier"
-    metrics = ("loss", "accuracy")
+class SingleModelFit(FitLoop):
+    """A fit loop of one network, ``model``."""
 
     def __init__(self, model: nn.Module, config: FitConfig | None = None, **kw):
         super().__init__({"model": model}, config, **kw)
@@ -528,6 +523,15 @@ class ClassifierFit(FitLoop):
     @property
     def model(self) -> nn.Module:
         return self.modules["model"]
+
+
+class ClassifierFit(SingleModelFit):
+    """Cross-entropy on logits; validation loss and accuracy each epoch, and
+    :meth:`report_metrics` (accuracy, confusion matrix, per-class sensitivity and specificity)
+    on a test set. Batches are ``(x, y)`` with integer labels."""
+
+    kind = "classifier"
+    metrics = ("loss", "accuracy")
 
     def loss(self, batch):
         x, y = batch[0], batch[1]
@@ -572,19 +576,12 @@ class ClassifierFit(FitLoop):
         }
 
 
-class RegressorFit(FitLoop):
+class RegressorFit(SingleModelFit):
     """Mean squared error; validation MSE (the loss) and MAE each epoch. Batches are ``(x, y)``
     with float targets of the model's output shape."""
 
     kind = "regressor"
     metrics = ("loss", "mae")
-
-    def __init__(self, model: nn.Module, config: FitConfig | None = None, **kw):
-        super().__init__({"model": model}, config, **kw)
-
-    @property
-    def model(self) -> nn.Module:
-        return self.modules["model"]
 
     def loss(self, batch):
         pred = self.model(batch[0]).float()
@@ -603,7 +600,7 @@ class RegressorFit(FitLoop):
         return {"loss": metrics.mse(y, pred), "mae": metrics.mae(y, pred)}
 
 
-class AutoencoderFit(FitLoop):
+class AutoencoderFit(SingleModelFit):
     """Reconstruction of inputs in [0, 1]: binary cross-entropy on the decoder's logits, summed
     over features and averaged over the batch; for a VAE (a model whose forward returns
     ``(logits, mu, logvar)``) plus ``beta`` times the KL divergence. Batches are ``(x,)`` or
@@ -614,50 +611,45 @@ class AutoencoderFit(FitLoop):
     metrics = ("loss", "reconstruction", "kl", "mse")
 
     def __init__(self, model: nn.Module, config: FitConfig | None = None, beta: float = 1.0, **kw):
-        super().__init__({"model": model}, config, **kw)
+        super().__init__(model, config, **kw)
         self.beta = float(beta)
 
-    @property
-    def model(self) -> nn.Module:
-        return self.modules["model"]
-
-    def loss(self, batch):
-        from sige_rl.supervised.autoencoder import vae_loss
-
-        x = batch[0]
-        out = self.model(x)
+    def losses(self, out, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The loss of the model's output ``out`` on inputs ``x``, and its parts to log."""
         if isinstance(out, tuple):
             total, recon, kl = vae_loss(out[0].float(), x, out[1], out[2], beta=self.beta)
-            return total, {"loss": total.item(), "reconstruction": recon.item(), "kl": kl.item()}
-        loss = reconstruction_loss(out.float(), x)
-        return loss, {"loss": loss.item()}
+            return total, {"loss": total, "reconstruction": recon, "kl": kl}
+        total = reconstruction_loss(out.float(), x)
+        return total, {"loss": total}
+
+    def loss(self, batch):
+        total, parts = self.losses(self.model(batch[0]), batch[0])
+        return total, {k: v.item() for k, v in parts.items()}
 
     def reconstruct(self, data) -> tuple[np.ndarray, np.ndarray]:
         """Reconstructions (probabilities) and inputs of ``data``, as numpy."""
         rec, xs = [], []
         for out, batch in self.outputs(data):
-            logits = out[0] if isinstance(out, tuple) else out
-            rec.append(torch.sigmoid(logits.float()).cpu().reshape(batch[0].shape))
+            rec.append(self._probabilities(out, batch[0]))
             xs.append(batch[0].cpu())
         return torch.cat(rec).numpy(), torch.cat(xs).numpy()
 
-    def evaluate(self, data):
-        from sige_rl.supervised.autoencoder import vae_loss
+    @staticmethod
+    def _probabilities(out, x: torch.Tensor) -> torch.Tensor:
+        logits = out[0] if isinstance(out, tuple) else out
+        return torch.sigmoid(logits.float()).cpu().reshape(x.shape)
 
-        sums = {"loss": 0.0}
+    def evaluate(self, data):
+        sums: dict[str, float] = {}
         n = 0
-        for out, batch in self.outputs(data):
+        for out, batch in self.outputs(data):  # one pass: the losses and the squared error
             x = batch[0]
-            if isinstance(out, tuple):
-                total, recon, kl = vae_loss(out[0].float(), x, out[1], out[2], beta=self.beta)
-                sums["reconstruction"] = sums.get("reconstruction", 0.0) + float(recon) * len(x)
-                sums["kl"] = sums.get("kl", 0.0) + float(kl) * len(x)
-            else:
-                total = reconstruction_loss(out.float(), x)
-            sums["loss"] += float(total) * len(x)
+            _, parts = self.losses(out, x)
+            parts["mse"] = (self._probabilities(out, x) - x.cpu()).square().mean()
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * len(x)
             n += len(x)
-        rec, xs = self.reconstruct(data)
-        return {**{k: v / n for k, v in sums.items()}, "mse": metrics.mse(xs, rec)}
+        return {k: v / n for k, v in sums.items()}
 
 
 def reconstruction_loss(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

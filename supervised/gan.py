@@ -45,6 +45,18 @@ def dcgan_stages(h: int, w: int) -> int:
     return k
 
 
+def _shape_and_stages(
+    name: str, shape: Sequence[int], stages: int | None
+) -> tuple[int, int, int, int]:
+    """``(C, H, W)`` and the number of stride-2 stages (given, or :func:`dcgan_stages`), which
+    must divide both sides."""
+    c, h, w = image_shape(name, shape, smallest=2)
+    k = stages or dcgan_stages(h, w)
+    if h % 2**k or w % 2**k:
+        raise ValueError(f"{k} stages need sides divisible by {2**k}, got {h}x{w}")
+    return c, h, w, k
+
+
 class DCGANGenerator(nn.Module):
     """DCGAN's G: ``z`` ``(batch, z_dim)`` -> images ``(batch, *out_shape)`` in [-1, 1].
 
@@ -67,10 +79,7 @@ class DCGANGenerator(nn.Module):
         stages: int | None = None,
     ) -> None:
         super().__init__()
-        c, h, w = image_shape("dcgan_generator", out_shape, smallest=2)
-        k = stages or dcgan_stages(h, w)
-        if h % 2**k or w % 2**k:
-            raise ValueError(f"{k} stages need sides divisible by {2**k}, got {h}x{w}")
+        c, h, w, k = _shape_and_stages("dcgan_generator", out_shape, stages)
         self.z_dim, self.out_shape = z_dim, (c, h, w)
         width = base_channels * 2 ** (k - 1)
         layers: list[nn.Module] = [
@@ -110,10 +119,7 @@ class DCGANDiscriminator(nn.Module):
         self, in_shape: Sequence[int], base_channels: int = 64, stages: int | None = None
     ) -> None:
         super().__init__()
-        c, h, w = image_shape("dcgan_discriminator", in_shape, smallest=2)
-        k = stages or dcgan_stages(h, w)
-        if h % 2**k or w % 2**k:
-            raise ValueError(f"{k} stages need sides divisible by {2**k}, got {h}x{w}")
+        c, h, w, k = _shape_and_stages("dcgan_discriminator", in_shape, stages)
         layers: list[nn.Module] = [nn.Conv2d(c, base_channels, 4, 2, 1), nn.LeakyReLU(0.2)]
         for i in range(k - 1):
             layers += [

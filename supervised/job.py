@@ -22,12 +22,17 @@ import shlex
 import signal
 import sys
 import time
-import typing
 from pathlib import Path
 from typing import Any
 
 from sige_rl.supervised.checkpoint import CheckpointError
-from sige_rl.supervised.config import ConfigError, parse_sets, read_config_file, resolve
+from sige_rl.supervised.config import (
+    ConfigError,
+    field_table,
+    parse_sets,
+    read_config_file,
+    resolve,
+)
 from sige_rl.supervised.device import resolve_device
 from sige_rl.supervised.fit import Interrupted
 from sige_rl.supervised.seeding import seed_everything
@@ -163,18 +168,7 @@ def this_command() -> list[str]:
 
 def settings_table(task: Task) -> str:
     """Each setting of ``task``: name, type, default (the task's own) and its documentation."""
-    from sige_rl.supervised.config import field_docs
-
-    docs = field_docs(task.config)
-    hints = typing.get_type_hints(task.config)
-    lines = [f"{task.name} settings (--set KEY=VALUE)"]
-    for f in dataclasses.fields(task.config):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        kind = getattr(hints[f.name], "__name__", None) or str(hints[f.name])
-        lines.append(f"  {f.name} ({kind.replace('typing.', '')}): default {default!r}")
-        if f.name in docs:
-            lines.append(f"      {docs[f.name]}")
-    return "\n".join(lines)
+    return "\n".join([f"{task.name} settings (--set KEY=VALUE)", *field_table(task.config)])
 
 
 def errors() -> tuple[type[Exception], ...]:

@@ -11,7 +11,6 @@ import dataclasses
 import difflib
 import importlib
 import re
-import typing
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from sige_rl.agents.common.config import (
 from sige_rl.agents.multiagent import ids as ma_ids
 from sige_rl.supervised import Run, resolve_device, run_name
 from sige_rl.supervised.checkpoint import CheckpointError
-from sige_rl.supervised.config import field_docs
+from sige_rl.supervised.config import field_table
 
 DEFAULT_ENV = "sige/GridWorld-v0"
 DEFAULT_AGENT = "q_learning"
@@ -187,20 +186,8 @@ def hyperparameter_table(agent: str, env_id: str) -> str:
     """One line per hyperparameter of ``agent``: name, type, default, the tuned value for
     ``env_id`` where its YAML has one, and the field's documentation."""
     cls = registry.agent_class(agent)
-    tuned = tuned_hyperparams(agent, env_id)
-    docs = field_docs(cls.Config)
-    hints = typing.get_type_hints(cls.Config)
-    lines = [f"{agent} hyperparameters (tuned values: agents/hyperparams/{agent}.yaml[{env_id}])"]
-    for f in dataclasses.fields(cls.Config):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        kind = getattr(hints[f.name], "__name__", None) or str(hints[f.name])
-        value = f"default {default!r}"
-        if f.name in tuned:
-            value += f", tuned {tuned[f.name]!r}"
-        lines.append(f"  {f.name} ({kind.replace('typing.', '')}): {value}")
-        if f.name in docs:
-            lines.append(f"      {docs[f.name]}")
-    return "\n".join(lines)
+    title = f"{agent} hyperparameters (tuned values: agents/hyperparams/{agent}.yaml[{env_id}])"
+    return "\n".join([title, *field_table(cls.Config, tuned_hyperparams(agent, env_id))])
 
 
 # -- checks -------------------------------------------------------------------------------------

@@ -186,7 +186,7 @@ def test_checkpoints_refuse_corruption_and_other_trainings(tmp_path):
         other.load_checkpoint(ckpt)
     with pytest.raises(CheckpointError, match="weights only"):
         ClassifierFit(make_network("mlp", (8,), 3, hidden=[8]), cpu()).load_checkpoint(
-            tmp_path / "final" if (tmp_path / "final").exists() else tmp_path / "best"
+            tmp_path / "best"
         )
     (ckpt / "tensors.pt").write_bytes(b"not a torch file")
     with pytest.raises(CheckpointError, match="corrupted"):
