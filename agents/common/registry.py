@@ -26,6 +26,7 @@ AGENTS: dict[str, str] = {
     "greedy": "sige_rl.agents.search.baselines:GreedyLookahead",
     "thermostat": "sige_rl.agents.search.baselines:Thermostat",
     "mcts": "sige_rl.agents.search.mcts:MCTSAgent",
+    "alphazero": "sige_rl.agents.search.alphazero:AlphaZero",
     "sb3-ppo": "sige_rl.agents.sb3.agent:SB3PPO",
     "sb3-a2c": "sige_rl.agents.sb3.agent:SB3A2C",
     "sb3-dqn": "sige_rl.agents.sb3.agent:SB3DQN",

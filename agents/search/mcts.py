@@ -10,17 +10,24 @@ The solver assumes two players with opposite payoffs (``returns`` summing to zer
 Budget: ``simulations`` per move, or ``time_s`` seconds (whichever is given; both: whichever ends
 first). ``search`` keeps the tree: the next call reuses the subtree of the position it is given
 when that position is a child or grandchild of the last root (tree reuse between moves).
+
+Speed (measured by ``scripts/bench/mcts_vs_openspiel.py``): a rollout asks the position for
+``rollout_returns(rng)`` when it has one (the optional hook ``protocol.FastRollout``; the board
+games play out on their raw bitboards, without a state object per move) and otherwise steps
+``legal_actions``/``step`` itself; every random draw comes from a ``random.Random``, as a numpy
+scalar draw costs about a microsecond and a Connect Four rollout makes some twenty; the solver
+re-examines only the nodes above a newly proven one.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 
 from sige_rl.agents.search.base import PlanningAgent
 from sige_rl.agents.search.protocol import GameState
@@ -78,7 +85,9 @@ class MCTS:
         self.config = config or MCTSConfig()
         if self.config.simulations <= 0 and self.config.time_s <= 0:
             raise ValueError("give simulations > 0 or time_s > 0")
-        self.rng = np.random.default_rng(seed)
+        self.random = random.Random(seed)
+        """Every draw of the search (the child to expand, the rollouts' moves): Python's
+        generator, as a numpy scalar draw costs several times more."""
         self.root: Node | None = None
         self.simulations_done = 0
 
@@ -100,35 +109,47 @@ class MCTS:
 
     def simulate(self, root: Node) -> None:
         """Select, expand one child, roll out at random, back up (and prove where possible)."""
+        solver = self.config.solver
         node = root
         while not node.untried and node.children and node.proven is None:
             node = self.select(node)
         if node.untried and node.proven is None:
-            i = self.winning_move(node) if self.config.solver and not node.children else None
+            untried = node.untried
+            i = self.winning_move(node) if solver and not node.children else None
             if i is None:
-                i = int(self.rng.integers(len(node.untried)))
-            action = node.untried[i]
-            node.untried[i] = node.untried[-1]
-            node.untried.pop()
+                i = int(self.random.random() * len(untried))
+            action = untried[i]
+            untried[i] = untried[-1]
+            untried.pop()
             child = Node(node.state.step(action), node, node.to_play)
             node.children[action] = child
             node = child
-        if self.config.solver and node.proven is not None and node.mover >= 0:
+        if solver and node.proven is not None and node.mover >= 0:
             payoff = proven_payoff(node)  # exact: no rollout needed
         else:
             payoff = self.rollout(node.state)
+        # A node's proof can change only when a child's just did (its untried moves and other
+        # children are as they were at its last check), so the solver looks up the path only
+        # while each node on it has a proof.
+        check = solver and node.proven is not None
         while node is not None:
             node.n += 1
             if node.mover >= 0:
                 node.w += payoff[node.mover]
-            if self.config.solver and node.proven is None:
+            if check and node.proven is None:
                 self.prove(node)
+                check = node.proven is not None
             node = node.parent
 
     def winning_move(self, node: Node) -> int | None:
         """At a node's first expansion, the index in ``untried`` of a move that wins at once,
         if any: expanding it first proves the node (MCTS-Solver's terminal check, made before
-        the random choice), so a trap is seen on the first visit rather than by chance."""
+        the random choice), so a trap is seen on the first visit rather than by chance. A
+        position's own ``winning_actions`` answers it when it has them."""
+        winning_actions = getattr(node.state, "winning_actions", None)  # protocol.WinningActions
+        if winning_actions is not None:
+            wins = winning_actions()
+            return node.untried.index(wins[0]) if wins else None
         for i, action in enumerate(node.untried):
             after = node.state.step(action)
             if after.is_terminal() and after.returns()[node.to_play] > 0:
@@ -137,23 +158,27 @@ class MCTS:
 
     def select(self, node: Node) -> Node:
         """UCT's child for the player to move at ``node``; with the solver, a proven win is
-        taken at once and proven losses are passed over while anything else remains."""
-        children = list(node.children.values())
-        if self.config.solver:
-            for ch in children:
+        taken at once and proven losses are passed over while anything else remains. An
+        unvisited child scores infinity (the first one wins ties), as in UCT."""
+        solver = self.config.solver
+        log_n = math.log(node.n) if node.n > 0 else 0.0
+        c, sqrt = self.config.exploration, math.sqrt
+        best, best_score = None, -math.inf
+        for ch in node.children.values():
+            if solver and ch.proven is not None:
                 if ch.proven == WIN:
                     return ch
-            open_children = [ch for ch in children if ch.proven != LOSS]
-            children = open_children or children
-        log_n = math.log(node.n) if node.n > 0 else 0.0
-        c = self.config.exploration
-        best, best_score = children[0], -math.inf
-        for ch in children:
-            if ch.n == 0:
-                return ch
-            score = ch.w / ch.n + c * math.sqrt(log_n / ch.n)
+                if ch.proven == LOSS:
+                    continue
+            n = ch.n
+            score = ch.w / n + c * sqrt(log_n / n) if n else math.inf
             if score > best_score:
                 best, best_score = ch, score
+        if best is None:  # every child is a proven loss: UCT among them all
+            return max(
+                node.children.values(),
+                key=lambda ch: ch.w / ch.n + c * sqrt(log_n / ch.n) if ch.n else math.inf,
+            )
         return best
 
     def prove(self, node: Node) -> None:
@@ -163,22 +188,30 @@ class MCTS:
         proven with the opponent's best a draw make it a draw."""
         if not node.children:
             return
-        kids = node.children.values()
-        if any(ch.proven == WIN for ch in kids):
-            node.proven = LOSS
-        elif node.untried:
+        all_lost = all_proven = True
+        for ch in node.children.values():
+            if ch.proven == WIN:
+                node.proven = LOSS
+                return
+            all_lost = all_lost and ch.proven == LOSS
+            all_proven = all_proven and ch.proven is not None
+        if node.untried:
             return
-        elif all(ch.proven == LOSS for ch in kids):
+        if all_lost:
             node.proven = WIN
-        elif all(ch.proven is not None for ch in kids):
+        elif all_proven:
             node.proven = DRAW
 
     def rollout(self, state: GameState) -> tuple[float, ...]:
-        """Uniformly random moves to the end; the players' payoffs."""
-        integers = self.rng.integers
+        """Uniformly random moves to the end; the players' payoffs. A position that offers
+        ``rollout_returns(rng)`` plays them out itself (the same distribution, faster)."""
+        playout = getattr(state, "rollout_returns", None)
+        if playout is not None:
+            return playout(self.random)
+        uniform = self.random.random
         while not state.is_terminal():
             legal = state.legal_actions()
-            state = state.step(legal[int(integers(len(legal)))])
+            state = state.step(legal[int(uniform() * len(legal))])
         return state.returns()
 
     # -- choosing and reusing ---------------------------------------------------------------------

@@ -4,6 +4,7 @@ this protocol only)."""
 
 from __future__ import annotations
 
+import random
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -44,3 +45,26 @@ class GameState(Protocol):
     def returns(self) -> tuple[float, ...]: ...
 
     def current_player(self) -> int: ...
+
+
+@runtime_checkable
+class FastRollout(Protocol):
+    """An optional hook beside :class:`GameState`, kept out of it so that the protocol stays
+    five methods: ``rollout_returns(rng)`` plays uniformly random legal moves from this
+    position to the end, drawing from ``rng`` (a ``random.Random``), and returns the payoffs
+    there. It must draw from the same distribution as stepping ``legal_actions``/``step``
+    with uniform choices; it exists for speed (the board games play out on their raw
+    bitboards without a state per move), and the MCTS uses it where a position has it."""
+
+    def rollout_returns(self, rng: random.Random) -> tuple[float, ...]: ...
+
+
+@runtime_checkable
+class WinningActions(Protocol):
+    """An optional hook beside :class:`GameState`: ``winning_actions()`` lists the legal moves
+    that end the game at once in a win for the player to move. It must agree with stepping each
+    legal move and reading ``returns``; it exists for speed (the board games find them with a
+    few bitboard operations), and the searches' one-move win checks use it where a position has
+    it."""
+
+    def winning_actions(self) -> list[int]: ...

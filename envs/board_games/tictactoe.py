@@ -4,6 +4,8 @@ diagonals). Player 0 (X) moves first."""
 
 from __future__ import annotations
 
+import random
+
 from sige_rl.envs.board_games.base import BoardState
 
 __all__ = ["WIN_MASKS", "TicTacToeState"]
@@ -11,6 +13,10 @@ __all__ = ["WIN_MASKS", "TicTacToeState"]
 _LINES = ((0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6))
 WIN_MASKS: tuple[int, ...] = tuple(sum(1 << a for a in line) for line in _LINES)
 _FULL = (1 << 9) - 1
+# the lines through each cell: after a move only these can have been completed
+_LINES_THROUGH: tuple[tuple[int, ...], ...] = tuple(
+    tuple(m for m in WIN_MASKS if m >> a & 1) for a in range(9)
+)
 
 
 class TicTacToeState(BoardState):
@@ -40,8 +46,49 @@ class TicTacToeState(BoardState):
         else:
             s1 |= 1 << a
             mine = s1
-        winner = player if self._has_line(mine) else -1
+        winner = -1
+        for m in _LINES_THROUGH[a]:  # only the lines through the new stone can be new
+            if mine & m == m:
+                winner = player
+                break
         return TicTacToeState((s0, s1), self._moves + 1, winner)
+
+    def winning_actions(self) -> list[int]:
+        """The empty cells that complete a line of the player to move at once."""
+        if self._winner >= 0:
+            return []
+        s0, s1 = self._stones
+        mine = s1 if self._moves & 1 else s0
+        empty = ~(s0 | s1) & _FULL
+        wins = 0
+        for m in WIN_MASKS:
+            rest = m & ~mine
+            if rest & empty and not rest & (rest - 1):  # one cell missing, and it is empty
+                wins |= rest
+        return [a for a in range(9) if wins >> a & 1]
+
+    def rollout_returns(self, rng: random.Random) -> tuple[float, float]:
+        """The returns at the end of uniformly random play from here: the same distribution as
+        stepping ``rng``-chosen legal actions to the end, drawn on the raw bitboards without a
+        state object per move (the MCTS's rollouts spend most of their time here)."""
+        if self._winner >= 0 or self._moves == 9:
+            return self.returns()
+        uniform = rng.random
+        occupied = self._stones[0] | self._stones[1]
+        empty = [a for a in range(9) if not occupied >> a & 1]
+        player = self._moves & 1
+        mine, theirs = self._stones[player], self._stones[1 - player]
+        while empty:
+            i = int(uniform() * len(empty))  # the order of ``empty`` is immaterial: swap-remove
+            a = empty[i]
+            empty[i] = empty[-1]
+            empty.pop()
+            mine |= 1 << a
+            for m in _LINES_THROUGH[a]:
+                if mine & m == m:
+                    return (1.0, -1.0) if player == 0 else (-1.0, 1.0)
+            mine, theirs, player = theirs, mine, 1 - player
+        return (0.0, 0.0)
 
     @staticmethod
     def _has_line(bits: int) -> bool:

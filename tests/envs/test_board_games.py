@@ -400,3 +400,98 @@ def test_connect_four_playout_speed():
     rate = steps / (time.perf_counter() - start)
     print(f"Connect Four random playouts: {rate:,.0f} steps/s")
     assert rate > 1_000
+
+
+# -- random playouts on the raw bitboards ---------------------------------------------------------
+
+
+def exact_random_play(state, memo=None) -> dict[tuple[float, float], float]:
+    """The outcome distribution of uniformly random play from ``state``, by recursion over
+    ``legal_actions`` and ``step`` (the rules checked against PettingZoo above)."""
+    memo = {} if memo is None else memo
+    if state in memo:
+        return memo[state]
+    if state.is_terminal():
+        dist = {state.returns(): 1.0}
+    else:
+        dist: dict[tuple[float, float], float] = {}
+        legal = state.legal_actions()
+        for a in legal:
+            for outcome, p in exact_random_play(state.step(a), memo).items():
+                dist[outcome] = dist.get(outcome, 0.0) + p / len(legal)
+    memo[state] = dist
+    return dist
+
+
+def random_opening(cls, moves: int, seed: int):
+    """A position after ``moves`` random moves with the game still on (fixed by ``seed``)."""
+    rng = random.Random(seed)
+    while True:
+        s = cls()
+        for _ in range(moves):
+            s = s.step(rng.choice(s.legal_actions()))
+            if s.is_terminal():
+                break
+        if not s.is_terminal():
+            return s
+
+
+FULL_BUT_TOP_ROW = np.array(FULL_DRAW)
+FULL_BUT_TOP_ROW[0] = 0  # 7 empty cells, one a column: every move fills a column
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        TicTacToeState(),
+        TicTacToeState().step(4).step(0),
+        random_opening(ConnectFourState, 28, seed=1),
+        random_opening(ConnectFourState, 30, seed=2),
+        ConnectFourState.from_board(FULL_BUT_TOP_ROW),
+    ],
+    ids=["tictactoe-empty", "tictactoe-2-moves", "connect-four-28", "connect-four-30", "full"],
+)
+def test_rollout_returns_draws_random_play(position):
+    """The bitboard playouts that the MCTS uses have the outcome distribution of random play,
+    within 4.5 standard errors over 20,000 playouts; terminal positions return their returns."""
+    exact = exact_random_play(position)
+    assert abs(sum(exact.values()) - 1.0) < 1e-9
+    rng, n = random.Random(0), 20_000
+    counts: dict[tuple[float, float], int] = {}
+    for _ in range(n):
+        outcome = position.rollout_returns(rng)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    assert set(counts) <= set(exact)
+    for outcome, p in exact.items():
+        tolerance = 4.5 * np.sqrt(p * (1 - p) / n) + 1e-9
+        assert abs(counts.get(outcome, 0) / n - p) <= tolerance, (outcome, counts, exact)
+    end = position
+    while not end.is_terminal():
+        end = end.step(end.legal_actions()[0])
+    assert end.rollout_returns(rng) == end.returns()
+
+
+def test_random_tictactoe_outcomes_are_the_published_ones():
+    """Random play from the empty board: X wins 737/1260, O 363/1260, a draw 160/1260
+    (the exact counts of uniformly random tic-tac-toe), so the recursion above is right."""
+    exact = exact_random_play(TicTacToeState())
+    assert exact[(1.0, -1.0)] == pytest.approx(737 / 1260)
+    assert exact[(-1.0, 1.0)] == pytest.approx(363 / 1260)
+    assert exact[(0.0, 0.0)] == pytest.approx(160 / 1260)
+
+
+@pytest.mark.parametrize("game", [TicTacToeState, ConnectFourState])
+def test_winning_actions_are_the_moves_that_win_at_once(game):
+    """The bitboard shortcut against the rules: step every legal move and read the winner."""
+    rng = np.random.default_rng(5)
+    checked = found = 0
+    for _ in range(300):
+        s = game()
+        while not s.is_terminal():
+            player = s.current_player()
+            brute = [a for a in s.legal_actions() if s.step(a).winner() == player]
+            assert s.winning_actions() == brute, f"\n{s}"
+            checked, found = checked + 1, found + bool(brute)
+            s = s.step(int(rng.choice(s.legal_actions())))
+        assert s.winning_actions() == []
+    assert found > 100 and checked > found  # both cases were met many times

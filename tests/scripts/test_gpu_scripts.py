@@ -58,3 +58,20 @@ def test_supervised_script_runs_its_tasks_on_cpu(tmp_path):
         assert f"{task} on cpu:" in out.stdout
     assert out.stdout.count("Test: test_accuracy") == 2 and "test_mse" in out.stdout
     assert len(list((tmp_path / "runs" / "supervised").glob("*/*/final"))) == 3
+
+
+def test_alphazero_script_trains_and_plays_uct_on_cpu(tmp_path):
+    smoke = {"DEVICE": "cpu", "STEPS": "300", "PARALLEL": "4", "CHANNELS": "8", "BLOCKS": "1",
+             "TRAIN_SECONDS": "120", "GAMES": "2", "LOGDIR": str(tmp_path / "runs")}  # fmt: skip
+    out = subprocess.run(
+        ["bash", "scripts/gpu/alphazero_c4.sh"],
+        cwd=ROOT,
+        env={**os.environ, **smoke},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    match = re.search(r"(\d+) W (\d+) D (\d+) L \| score", out.stdout)
+    assert match and sum(map(int, match.groups())) == 2  # both games played to the end
+    assert len(list((tmp_path / "runs").glob("sige_ConnectFour-v0/alphazero/*/final"))) == 1
