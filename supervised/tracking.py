@@ -179,6 +179,14 @@ class Run:
         found = self.checkpoints()
         return found[-1] if found else None
 
+    def last_saved(self) -> Path | None:
+        """What the run leaves to load: ``final/`` if it finished, else its latest checkpoint;
+        None if it has neither."""
+        if (self.root / "final").is_dir():
+            return self.root / "final"
+        latest = self.latest_checkpoint()
+        return None if latest is None else latest[1]
+
     def flush(self) -> None:
         if self._writer is not None:
             self._writer.flush()

@@ -320,15 +320,15 @@ def checkpoint_folder(path: Path) -> tuple[Path, str]:
         raise ArenaError(f"{path}: no such run or checkpoint folder")
     if (path / "meta.json").is_file():
         return path, ""
-    if (path / "final" / "meta.json").is_file():
-        return path / "final", ", final"
-    latest = Run(path).latest_checkpoint() if (path / "checkpoints").is_dir() else None
-    if latest is None:
+    saved = Run(path).last_saved()
+    if saved is None or not (saved / "meta.json").is_file():
         raise ArenaError(
             f"{path} is neither a checkpoint (no meta.json) nor a run folder with final/ or a "
             f"checkpoint"
         )
-    return latest[1], f", unfinished: latest checkpoint {latest[1].name}"
+    if saved.name == "final":
+        return saved, ", final"
+    return saved, f", unfinished: latest checkpoint {saved.name}"
 
 
 def run_env(checkpoint: Path) -> str | None:

@@ -40,12 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         options = yaml.safe_load((run_dir / "config.yaml").read_text())["options"]
     except (OSError, yaml.YAMLError, KeyError, TypeError):
         parser.error(f"{run_dir} is not a run folder (no readable config.yaml)")
-    source = run_dir / "final"
-    if not source.is_dir():
-        latest = Run(run_dir).latest_checkpoint()
-        if latest is None:
-            parser.error(f"{run_dir} has neither final/ nor a checkpoint")
-        source = latest[1]
+    source = Run(run_dir).last_saved()
+    if source is None:
+        parser.error(f"{run_dir} has neither final/ nor a checkpoint")
+    if source.name != "final":
         print(f"{run_dir} did not finish; using its latest checkpoint {source.name}")
     multi_agent = ma_ids.is_multi_agent(options["env"])
     if multi_agent and args.gif:

@@ -61,8 +61,8 @@ def test_supervised_script_runs_its_tasks_on_cpu(tmp_path):
 
 
 def test_alphazero_script_trains_and_plays_uct_on_cpu(tmp_path):
-    smoke = {"DEVICE": "cpu", "STEPS": "300", "PARALLEL": "4", "CHANNELS": "8", "BLOCKS": "1",
-             "TRAIN_SECONDS": "120", "GAMES": "2", "LOGDIR": str(tmp_path / "runs")}  # fmt: skip
+    smoke = {"DEVICE": "cpu", "STEPS": "100", "PARALLEL": "4", "CHANNELS": "8", "BLOCKS": "1",
+             "TRAIN_SECONDS": "200", "GAMES": "2", "LOGDIR": str(tmp_path / "runs")}  # fmt: skip
     out = subprocess.run(
         ["bash", "scripts/gpu/alphazero_c4.sh"],
         cwd=ROOT,
@@ -74,4 +74,6 @@ def test_alphazero_script_trains_and_plays_uct_on_cpu(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     match = re.search(r"(\d+) W (\d+) D (\d+) L \| score", out.stdout)
     assert match and sum(map(int, match.groups())) == 2  # both games played to the end
-    assert len(list((tmp_path / "runs").glob("sige_ConnectFour-v0/alphazero/*/final"))) == 1
+    # final/ when the budget ran out first, else the time limit's checkpoint: either one played
+    (run,) = (tmp_path / "runs").glob("sige_ConnectFour-v0/alphazero/*")
+    assert (run / "summary.json").is_file() and f"{run.name} (" in out.stdout
