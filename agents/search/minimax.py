@@ -7,7 +7,7 @@ sum to zero; the table grows with the positions reached (5,478 for tic-tac-toe).
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 import numpy as np
 
@@ -41,3 +41,29 @@ class Minimax:
     def __call__(self, state: GameState) -> int:
         best = self.best_actions(state)
         return best[int(self.rng.integers(len(best)))]
+
+    def mistakes(
+        self, player: Callable[[GameState], int], start: GameState, seat: int
+    ) -> tuple[list[GameState], int]:
+        """Judge ``player`` in seat ``seat`` against perfect play that answers with every one of
+        its optimal moves in turn (a tree, not a sample of games): the positions where
+        ``player`` chose a move that lowers the game's value for it, and how many positions it
+        met. ``player`` must be deterministic for the verdict to be one."""
+        found: list[GameState] = []
+        seen: set = set()
+
+        def walk(state: GameState) -> None:
+            if state.is_terminal() or state in seen:
+                return
+            seen.add(state)
+            if state.current_player() == seat:
+                move = player(state)
+                if -self.value(state.step(move)) < self.value(state):
+                    found.append(state)
+                walk(state.step(move))
+            else:
+                for a in self.best_actions(state):
+                    walk(state.step(a))
+
+        walk(start)
+        return found, len(seen)

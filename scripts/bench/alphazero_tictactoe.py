@@ -42,33 +42,15 @@ def train_and_judge(seed: int, steps: int | None, overrides: dict) -> dict:
     start = time.perf_counter()
     agent.learn(budget)
     seconds = time.perf_counter() - start
-    perfect = Minimax()
-    mistakes, positions = 0, set()
-
-    def walk(state, ours):
-        nonlocal mistakes
-        if state.is_terminal() or (state, ours) in positions:
-            return
-        positions.add((state, ours))
-        if state.current_player() == ours:
-            move = agent(state)
-            if -perfect.value(state.step(move)) < perfect.value(state):
-                mistakes += 1
-            walk(state.step(move), ours)
-        else:
-            for a in perfect.best_actions(state):
-                walk(state.step(a), ours)
-
-    for ours in (0, 1):
-        walk(TicTacToeState(), ours)
+    judged = [Minimax().mistakes(agent, TicTacToeState(), seat) for seat in (0, 1)]
     results = np.array(batched_match(TicTacToeState, agent.best_moves, Minimax(seed=seed), 200))
     return {
         "seed": seed,
         "seconds": seconds,
         "steps": agent.num_steps,
         "games": agent.num_episodes,
-        "mistakes": mistakes,
-        "positions": len(positions),
+        "mistakes": len(judged[0][0]) + len(judged[1][0]),
+        "positions": judged[0][1] + judged[1][1],
         "wins": int((results > 0).sum()),
         "draws": int((results == 0).sum()),
         "losses": int((results < 0).sum()),

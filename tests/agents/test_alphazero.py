@@ -199,24 +199,10 @@ def test_half_a_minute_of_training_never_loses_tictactoe_to_perfect_play():
     torch.set_num_threads(1)
     agent = agents.make("alphazero", gym.make("sige/TicTacToe-v0"), seed=0)
     agent.learn(STEPS_GUARD)
-    perfect, seen, mistakes = Minimax(), set(), []
-
-    def walk(state, ours):
-        if state.is_terminal() or (state, ours) in seen:
-            return
-        seen.add((state, ours))
-        if state.current_player() == ours:
-            move = agent(state)
-            if -perfect.value(state.step(move)) < perfect.value(state):
-                mistakes.append(state)
-            walk(state.step(move), ours)
-        else:
-            for a in perfect.best_actions(state):
-                walk(state.step(a), ours)
-
-    walk(TicTacToeState(), 0)
-    walk(TicTacToeState(), 1)
-    assert len(seen) > 200 and not mistakes, "\n\n".join(map(str, mistakes))
+    perfect = Minimax()
+    judged = [perfect.mistakes(agent, TicTacToeState(), seat) for seat in (0, 1)]
+    mistakes = judged[0][0] + judged[1][0]
+    assert judged[0][1] + judged[1][1] > 200 and not mistakes, "\n\n".join(map(str, mistakes))
 
 
 @pytest.mark.parametrize("env_id", ["sige/TicTacToe-v0", "sige/ConnectFour-v0"])

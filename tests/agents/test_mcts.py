@@ -205,3 +205,12 @@ def test_every_proof_is_minimaxs_and_no_provable_node_is_left_open(moves):
             if kids and not node.untried and all(ch.proven is not None for ch in kids):
                 assert node.proven is not None
         assert proven > 0
+
+
+def test_minimax_judges_a_player_against_every_optimal_reply():
+    judge = Minimax()
+    perfect_play, met = judge.mistakes(Minimax(seed=3), TicTacToeState(), 0)
+    assert perfect_play == [] and met > 10
+    found, _ = judge.mistakes(lambda s: s.legal_actions()[0], TicTacToeState(), 1)
+    # after a corner opening only the centre holds the draw; the first free cell, 1, loses
+    assert position(0) in found
