@@ -172,10 +172,12 @@ class Replay:
         self.pos = self.size = 0
 
     def add(self, obs: np.ndarray, policy: np.ndarray, value: np.ndarray) -> None:
-        for o, p, v in zip(obs, policy, value, strict=True):
-            self.obs[self.pos], self.policy[self.pos], self.value[self.pos] = o, p, v
-            self.pos = (self.pos + 1) % self.capacity
-            self.size = min(self.size + 1, self.capacity)
+        n, keep = len(value), min(len(value), self.capacity)  # more than fit: the newest stay
+        idx = (self.pos + n - keep + np.arange(keep)) % self.capacity
+        self.obs[idx], self.policy[idx] = obs[-keep:], policy[-keep:]
+        self.value[idx] = value[-keep:]
+        self.pos = (self.pos + n) % self.capacity
+        self.size = min(self.size + n, self.capacity)
 
     def sample(self, n: int, rng: np.random.Generator):
         idx = rng.integers(self.size, size=n)
@@ -484,12 +486,12 @@ def batched_match(
         if not live:
             break
         mine = [g for g in live if states[g].current_player() == our_player[g]]
+        theirs = [g for g in live if states[g].current_player() != our_player[g]]
         if mine:
             for g, a in zip(mine, ours([states[g] for g in mine]), strict=True):
                 states[g] = states[g].step(a)
-        for g in live:
-            if g not in mine:
-                states[g] = states[g].step(opponents[g](states[g]))
+        for g in theirs:
+            states[g] = states[g].step(opponents[g](states[g]))
     return [states[g].returns()[our_player[g]] for g in range(games)]
 
 
@@ -513,5 +515,3 @@ def _check_config(c: AlphaZeroConfig) -> None:
         raise ValueError(f"dirichlet_fraction must be in [0, 1], got {c.dirichlet_fraction}")
     if c.dirichlet_alpha <= 0 or c.sample_reuse <= 0:
         raise ValueError("dirichlet_alpha and sample_reuse must be > 0")
-    if c.network not in ("resnet", "mlp"):
-        raise ValueError(f"network must be 'resnet' or 'mlp', not {c.network!r}")
