@@ -1,5 +1,6 @@
 """Replay the agent of a run folder: ``python scripts/evaluate.py RUN_DIR [--episodes K]``
-(``--gif FILE`` writes an animation). The logic lives in
+(``--gif FILE`` or ``--video FILE.mp4`` writes an episode, ``--policy-map FILE.png`` the greedy
+policy of each checkpoint on a grid env). The logic lives in
 :mod:`sige_rl.agents.training.evaluate_cli`."""
 
 import os

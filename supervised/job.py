@@ -37,7 +37,13 @@ from sige_rl.supervised.device import resolve_device
 from sige_rl.supervised.fit import Interrupted
 from sige_rl.supervised.seeding import seed_everything
 from sige_rl.supervised.tasks import TASKS, Context, Task
-from sige_rl.supervised.tracking import EXIT_SIGNAL, Run, run_name, tensorboard_command
+from sige_rl.supervised.tracking import (
+    EXIT_SIGNAL,
+    Run,
+    point_latest,
+    run_name,
+    tensorboard_command,
+)
 
 VERSIONED = ("sige-rl", "numpy", "torch", "tensorboard", "scikit-learn", "mnist1d")
 RESUME_OPTIONS = ("device", "no_progress")
@@ -235,6 +241,7 @@ def train(p: Plan) -> int:
             {"task": p.task.name, "seed": opts["seed"], **hyperparams},
             {f"test/{p.task.metric}": float("nan")},
         )
+        point_latest(p.run_dir)
     stop = StopRequest()
     handlers = {s: signal.signal(s, stop.handle) for s in EXIT_SIGNAL}
     ctx = Context(p.config, opts["seed"], p.run_dir, not opts["no_progress"], stop, run)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import platform
 import re
 import shlex
@@ -208,6 +209,21 @@ class Run:
             out = csv.DictWriter(fh, fieldnames=list(fields))
             out.writeheader()
             out.writerows(kept)
+
+
+def point_latest(run_dir: str | Path) -> None:
+    """Point the link ``latest`` beside ``run_dir`` at it (relative, replaced atomically), so
+    ``<logdir>/<env>/<agent>/latest`` is always the newest run. Where links cannot be made (some
+    Windows accounts), there is simply no link."""
+    run_dir = Path(run_dir)
+    link = run_dir.parent / "latest"
+    tmp = run_dir.parent / f".latest.{os.getpid()}"
+    try:
+        tmp.unlink(missing_ok=True)
+        os.symlink(run_dir.name, tmp, target_is_directory=True)
+        os.replace(tmp, link)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def package_versions(packages: Sequence[str]) -> dict[str, str]:

@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 from sige_rl import agents, envs
+from sige_rl.agents.training import tune
 from sige_rl.agents.training.cli import build_parser
 from sige_rl.supervised import job, tasks
 
@@ -32,15 +33,29 @@ def test_agent_table_lists_every_agent():
     assert first_column("Agents") == agents.names()
 
 
-def test_option_table_matches_the_parser():
-    documented = {c.split()[0] for c in first_column("Training") if c.startswith("--")}
-    actual = {
+def options_of_first_column(heading: str) -> set[str]:
+    """Every ``--option`` named in the first cell of the section's table rows."""
+    section = README.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    cells = re.findall(r"^\| ([^|]*(?:\\\|[^|]*)*) \|", section, flags=re.M)
+    return {o for cell in cells for o in re.findall(r"`(--[a-z-]+)", cell)}
+
+
+def long_options(parser) -> set[str]:
+    return {
         opt
-        for action in build_parser()._actions
+        for action in parser._actions
         for opt in action.option_strings
         if opt.startswith("--") and opt != "--help"
     }
-    assert documented == actual
+
+
+def test_option_table_matches_the_parser():
+    assert options_of_first_column("Training") == long_options(build_parser())
+
+
+def test_tune_option_table_matches_its_parser():
+    documented = options_of_first_column("Hyperparameter search with Optuna")
+    assert documented == long_options(tune.build_parser())
 
 
 def test_readme_shows_the_two_commands():

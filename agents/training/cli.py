@@ -40,6 +40,9 @@ DEFAULT_STEPS = 20_000
 MULTI_AGENT_EXAMPLE = "sige/EnergyCommunity-v0"
 # What may be given with --resume: everything else is fixed by the run being resumed.
 RESUME_OPTIONS = ("steps", "stretch_schedules", "device", "save_every", "no_progress")
+#: Options of several runs (``--seeds``), handled by :mod:`.multiseed` before a run is planned.
+MULTI_RUN_OPTIONS = ("seeds", "jobs", "backend", "address")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +73,40 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"environment steps (default: the tuned entry's n_timesteps, else {DEFAULT_STEPS})",
     )
     p.add_argument("--seed", type=int, help="seed of the whole run (default: 0)")
+    p.add_argument(
+        "--seeds",
+        metavar="LIST",
+        help="several runs, one per seed, e.g. 0-9 or 0,3,7 or 0-4,10; they run side by side "
+        "(--jobs) and are summarised together (mean, median, IQM with bootstrap intervals)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="with --seeds: runs at once (default: the number of cores, at most one per seed)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        help="with --seeds: local processes (default) or Ray tasks (the ray extra)",
+    )
+    p.add_argument(
+        "--address",
+        help="with --backend ray: the cluster to join (e.g. 10.0.0.1:6379, or 'auto'); "
+        "default: start Ray on this machine",
+    )
+    p.add_argument(
+        "--name",
+        metavar="TAG",
+        help="a tag for the run: added to its folder's name and kept in config.yaml "
+        "(letters, digits, '.', '_', '-')",
+    )
+    p.add_argument(
+        "--run-dir",
+        metavar="DIR",
+        help="the run folder itself, instead of <logdir>/<env>/<agent>/<time>_s<seed>; it must "
+        "not exist or be empty (sweeps use it to place their runs)",
+    )
     p.add_argument("--config", metavar="FILE", help="YAML file of hyperparameters")
     p.add_argument(
         "--set",
@@ -136,10 +173,31 @@ class Plan:
     checkpoint_step: int | None = None
     load_overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    #: The folder was given by ``--run-dir``: no ``latest`` link is made beside it.
+    explicit_dir: bool = False
 
 
 class AlreadyFinished(Exception):
     """``--resume`` of a run that finished: nothing to do."""
+
+
+def to_argv(parser: argparse.ArgumentParser, args: argparse.Namespace, drop=()) -> list[str]:
+    """The command line that gives ``args`` again (options in ``drop`` left out): how a job that
+    runs several trainings passes its options on to each."""
+    out: list[str] = []
+    for action in parser._actions:  # noqa: SLF001 (argparse has no public list of its options)
+        if not action.option_strings or action.dest in (*drop, "help"):
+            continue
+        value = getattr(args, action.dest, None)
+        if value is None or value is False:
+            continue
+        flag = action.option_strings[-1]
+        if action.nargs == 0:
+            out.append(flag)
+        else:
+            for v in value if isinstance(value, list) else [value]:
+                out += [flag, str(v)]
+    return out
 
 
 # -- listings -----------------------------------------------------------------------------------
@@ -274,10 +332,14 @@ def plan(args: argparse.Namespace) -> Plan:
     run given to ``--resume``."""
     for name in ("--steps", "--eval-every", "--save-every", "--eval-episodes", "--num-envs"):
         positive(name, getattr(args, name[2:].replace("-", "_")))
+    given = [f"--{n}" for n in MULTI_RUN_OPTIONS if getattr(args, n, None) is not None]
+    if given:
+        raise ValueError(f"{', '.join(given)}: only with --seeds")
     if args.resume:
         return _plan_resume(args)
     if args.stretch_schedules:
         raise ValueError("--stretch-schedules goes with --resume")
+    name = check_name(args.name)
     env_name = args.env or DEFAULT_ENV
     agent = args.agent or DEFAULT_AGENT
     env_id = check_env_id(env_name)
@@ -307,14 +369,41 @@ def plan(args: argparse.Namespace) -> Plan:
         "device": resolve_device(args.device or "auto"),
         "num_envs": args.num_envs or (tuned.get("n_envs", 1) if cls.supports_vector_env else 1),
         "no_progress": bool(args.no_progress),
+        "name": name,
     }
     config = _apply_device(config, args.device, opts["device"])
     _check_num_envs(cls, opts)
+    if args.run_dir:
+        return Plan(opts, check_run_dir(args.run_dir), cls, config, explicit_dir=True)
     base = Path(opts["logdir"]) / env_id.replace("/", "_") / agent
-    run_dir, n = base / run_name(seed), 1
+    folder = run_name(seed) + (f"_{name}" if name else "")
+    run_dir, n = base / folder, 1
     while run_dir.exists():
-        run_dir, n = base / f"{run_name(seed)}-{n}", n + 1
+        run_dir, n = base / f"{folder}-{n}", n + 1
     return Plan(opts, run_dir, cls, config)
+
+
+def check_name(name: str | None) -> str:
+    """A run's tag: '' when none; it goes into folder names, so only a safe alphabet."""
+    if name is None:
+        return ""
+    if not NAME_RE.match(name):
+        raise ValueError(
+            f"--name {name!r}: a tag is 1-64 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit"
+        )
+    return name
+
+
+def check_run_dir(path: str) -> Path:
+    """``--run-dir``: a folder that does not exist yet, or an empty one."""
+    run_dir = Path(path)
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise ValueError(
+            f"--run-dir {run_dir}: exists and is not an empty folder; give a new path (or "
+            "--resume it if it is an interrupted run)"
+        )
+    return run_dir
 
 
 def _has_device(config_cls: type) -> bool:

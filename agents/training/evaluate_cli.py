@@ -1,6 +1,10 @@
-"""``scripts/evaluate.py RUN_DIR``: replay a saved agent, print its returns, maybe write a GIF.
-A multi-agent run is replayed on its env through the training adapter, and scored as in
-training: the community return and the env's metrics (no GIF: such envs render text)."""
+"""``scripts/evaluate.py RUN_DIR``: replay a saved agent, print its returns, maybe write a GIF or
+an MP4 of one episode, and, on a grid env with an exact model, the policy maps of the run's
+checkpoints. A multi-agent run is replayed on its env through the training adapter, and scored as
+in training: the community return and the env's metrics (no GIF or video: such envs render text).
+
+Whatever an output needs (a renderer, imageio-ffmpeg, matplotlib, a model and a grid) is checked
+before the evaluation runs, so a missing piece is reported at once, not after it."""
 
 from __future__ import annotations
 
@@ -14,7 +18,18 @@ import yaml
 
 from sige_rl.agents.common import registry
 from sige_rl.agents.multiagent import ids as ma_ids
-from sige_rl.agents.training.evaluation import evaluate, record_episode, write_gif
+from sige_rl.agents.training.evaluation import (
+    evaluate,
+    record_episode,
+    require_imageio_ffmpeg,
+    write_gif,
+    write_video,
+)
+from sige_rl.agents.training.policy_map import (
+    policy_map_problem,
+    policy_maps_for_run,
+    require_matplotlib,
+)
 from sige_rl.agents.training.run_setup import make_eval_env
 from sige_rl.supervised import Run
 from sige_rl.supervised.checkpoint import CheckpointError
@@ -26,7 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, default=10, metavar="K", help="episodes (default: 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the first episode (default: 0)")
     p.add_argument("--gif", metavar="FILE", help="write the first episode as an animated GIF")
-    p.add_argument("--fps", type=int, default=4, help="GIF frames per second (default: 4)")
+    p.add_argument(
+        "--video",
+        metavar="FILE",
+        help="write the first episode as an MP4 video (H.264; needs imageio-ffmpeg, the video "
+        "extra)",
+    )
+    p.add_argument(
+        "--fps", type=int, default=4, help="frames per second of the GIF and the video (default: 4)"
+    )
+    p.add_argument(
+        "--policy-map",
+        metavar="FILE",
+        help="draw V* and the greedy policy of every checkpoint and of final/ with its exact "
+        "values as a PNG (grid envs with an exact model; needs matplotlib, the plots extra)",
+    )
     return p
 
 
@@ -36,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(args.run_dir)
     if args.episodes < 1:
         parser.error(f"--episodes must be > 0, got {args.episodes}")
+    if args.fps < 1:
+        parser.error(f"--fps must be > 0, got {args.fps}")
     try:
         options = yaml.safe_load((run_dir / "config.yaml").read_text())["options"]
     except (OSError, yaml.YAMLError, KeyError, TypeError):
@@ -46,23 +77,37 @@ def main(argv: list[str] | None = None) -> int:
     if source.name != "final":
         print(f"{run_dir} did not finish; using its latest checkpoint {source.name}")
     multi_agent = ma_ids.is_multi_agent(options["env"])
-    if multi_agent and args.gif:
+    record = [name for name, wanted in (("GIF", args.gif), ("video", args.video)) if wanted]
+    if multi_agent and record:
         parser.error(
-            f"{options['env']} is a multi-agent env that renders text only (ansi): no GIF; "
-            "run without --gif"
+            f"{options['env']} is a multi-agent env that renders text only (ansi): no "
+            f"{' or '.join(record)}; run without --gif and --video"
         )
+    if multi_agent and args.policy_map:
+        parser.error(f"{options['env']} is a multi-agent env: no policy map; run without it")
     if multi_agent:  # its training adapter and the community's score
         env, evaluate_fn = make_eval_env(options)
     else:
         kwargs = options.get("env_kwargs") or {}
-        env = gym.make(options["env"], render_mode="rgb_array" if args.gif else None, **kwargs)
+        env = gym.make(options["env"], render_mode="rgb_array" if record else None, **kwargs)
         evaluate_fn = evaluate
-    if args.gif:  # find out now, not after the whole evaluation, whether frames can be drawn
+    if args.policy_map and (problem := policy_map_problem(env)) is not None:
+        parser.error(f"cannot draw a policy map: {problem}; run without --policy-map")
+    try:  # the optional packages, before the evaluation
+        if args.video:
+            require_imageio_ffmpeg()
+        if args.policy_map:
+            require_matplotlib()
+    except ImportError as e:
+        print(f"cannot write the requested output: {e}", file=sys.stderr)
+        return 1
+    if record:  # find out now, not after the whole evaluation, whether frames can be drawn
         try:
             env.reset(seed=args.seed)
             env.render()
         except gym.error.DependencyNotInstalled as e:
-            print(f"cannot render {options['env']} for the GIF: {e}", file=sys.stderr)
+            what = " and ".join(record)
+            print(f"cannot render {options['env']} for the {what}: {e}", file=sys.stderr)
             return 1
     try:
         agent = registry.load(source, env)
@@ -78,12 +123,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     for name, values in result.metrics.items():
         print(f"mean {name} per episode {np.mean(values):.4g} +/- {np.std(values):.3g}")
-    if args.gif:
+    if record:
         frames, total = record_episode(agent, env, args.seed)
-        write_gif(frames, args.gif, fps=args.fps)
-        print(
-            f"GIF of one episode ({len(frames)} frames, return {total:.4g}) written to {args.gif}"
-        )
+        episode = f"one episode ({len(frames)} frames, return {total:.4g})"
+        if args.gif:
+            write_gif(frames, args.gif, fps=args.fps)
+            print(f"GIF of {episode} written to {args.gif}")
+        if args.video:
+            write_video(frames, args.video, fps=args.fps)
+            print(f"video of {episode} written to {args.video}")
+    if args.policy_map:
+        policy_maps_for_run(run_dir, args.policy_map)
+        print(f"policy maps of {run_dir}'s checkpoints written to {args.policy_map}")
     return 0
 
 

@@ -1,6 +1,7 @@
 """Measuring a trained agent: returns over seeded episodes (of a Gymnasium env, or of a
 multi-agent env through its ``VecEnv`` adapter), the optimality gap on environments with an exact
-model, and rendered episodes."""
+model, and rendered episodes (GIF with Pillow; MP4 with imageio-ffmpeg, the optional ``video``
+extra, imported when a video is written)."""
 
 from __future__ import annotations
 
@@ -200,3 +201,58 @@ def write_gif(frames: list[np.ndarray], path: Any, fps: int = 4) -> None:
 
     images = [Image.fromarray(np.asarray(f, dtype=np.uint8)) for f in frames]
     images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+
+
+def require_imageio_ffmpeg() -> Any:
+    """The ``imageio_ffmpeg`` module, with its ffmpeg binary found; ``ImportError`` naming the
+    extra to install when either is missing."""
+    try:
+        import imageio_ffmpeg
+
+        imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError) as e:
+        raise ImportError(
+            f"writing a video needs imageio-ffmpeg and its ffmpeg binary ({e}): "
+            "pip install sige-rl[video]"
+        ) from e
+    return imageio_ffmpeg
+
+
+def write_video(frames: list[np.ndarray], path: Any, fps: int = 4) -> None:
+    """Save RGB frames (``(H, W, 3)`` uint8, all of one size) as an H.264 MP4 that browsers and
+    players read (libx264, pixel format yuv420p), with the ffmpeg binary that imageio-ffmpeg's
+    wheel ships.
+
+    yuv420p keeps colour at half the resolution in both directions, so libx264 needs an even
+    width and height: a frame with an odd one is padded by one row or column repeating its edge.
+    Nothing is rescaled (imageio-ffmpeg's default would resize every frame to a multiple of 16
+    pixels; ``macro_block_size=1`` turns that off), so the video has every frame of ``frames``,
+    pixel for pixel up to compression.
+    """
+    ffmpeg = require_imageio_ffmpeg()
+    images = [np.asarray(f, dtype=np.uint8) for f in frames]
+    if not images:
+        raise ValueError("no frames to write")
+    height, width = images[0].shape[:2]
+    for i, image in enumerate(images):
+        if image.shape != (height, width, 3):
+            raise ValueError(
+                f"frame {i} has shape {image.shape}; every frame must be ({height}, {width}, 3)"
+            )
+    pad = ((0, height % 2), (0, width % 2), (0, 0))
+    writer = ffmpeg.write_frames(
+        str(path),
+        (width + width % 2, height + height % 2),
+        pix_fmt_in="rgb24",
+        pix_fmt_out="yuv420p",
+        fps=fps,
+        codec="libx264",
+        macro_block_size=1,
+        ffmpeg_log_level="error",
+    )
+    writer.send(None)  # starts ffmpeg
+    try:
+        for image in images:
+            writer.send(np.ascontiguousarray(np.pad(image, pad, mode="edge")))
+    finally:
+        writer.close()

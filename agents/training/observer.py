@@ -8,7 +8,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,11 @@ class Trainer(Callback):
     ``evaluate_fn`` plays the evaluations: :func:`~.evaluation.evaluate` by default, or one with
     its signature (``evaluate_parallel`` for a multi-agent env, whose ``eval_env`` is then its
     ``VecEnv`` adapter). The mean of each of its ``metrics`` is logged as ``eval/<name>`` and
-    recorded in evaluations.csv after ``capped``."""
+    recorded in evaluations.csv after ``capped``.
+
+    ``listeners`` see each evaluation's row (the dict written to evaluations.csv); one that
+    returns True stops the run at the agent's next safe point, as a signal would, with
+    :attr:`stop_reason` ``"pruned"`` (how a hyperparameter search ends a trial early)."""
 
     def __init__(
         self,
@@ -46,11 +50,15 @@ class Trainer(Callback):
         opts: dict[str, Any],
         gap: OptimalityGap | None,
         evaluate_fn: Callable[..., Evaluation] = evaluate,
+        listeners: Sequence[Callable[[dict[str, Any]], bool]] = (),
     ):
         self.run, self.eval_env, self.opts, self.gap = run, eval_env, opts, gap
         self.evaluate_fn = evaluate_fn
+        self.listeners = tuple(listeners)
         self.eval_every, self.save_every = opts["eval_every"], opts["save_every"]
         self.stop_signal: int | None = None
+        #: Why the run is stopping: a signal's name ("SIGINT", "SIGTERM"), "pruned", or None.
+        self.stop_reason: str | None = None
         self._stop_time = 0.0
         self.last_return: float | None = None
         self.last_eval: dict[str, Any] | None = None
@@ -63,7 +71,7 @@ class Trainer(Callback):
     # -- Callback hooks ---------------------------------------------------------------------------
     def on_step(self, agent) -> None:
         n = agent.num_steps
-        if self.stop_signal is not None:
+        if self.stop_reason is not None:
             if time.perf_counter() - self._stop_time > STOP_GRACE_S:
                 raise StopNow
             return
@@ -77,7 +85,7 @@ class Trainer(Callback):
         self.last_return = episode_return
 
     def at_safe_point(self, agent) -> bool:
-        if self.stop_signal is not None:
+        if self.stop_reason is not None:
             return False
         if agent.num_steps >= self._next_save:
             self.checkpoint(agent)
@@ -111,7 +119,7 @@ class Trainer(Callback):
                 self.opts["eval_episodes"],
                 self.opts["seed"] + 10_000,
                 epsilon=agent.eval_epsilon,
-                should_stop=lambda: self.stop_signal is not None,
+                should_stop=lambda: self.stop_reason is not None,
             )
         except Interrupted:
             return None
@@ -142,6 +150,8 @@ class Trainer(Callback):
             self.bar.set_postfix(post, refresh=False)
         else:
             self._log(agent, force=True)
+        if any([listener(row) for listener in self.listeners]) and self.stop_reason is None:
+            self.stop_reason, self._stop_time = "pruned", time.perf_counter()
         return row
 
     def checkpoint(self, agent) -> Path:
@@ -171,6 +181,7 @@ class Trainer(Callback):
         if self.stop_signal is not None:  # a second signal: stop right now, without saving
             raise KeyboardInterrupt
         self.stop_signal = signum
+        self.stop_reason = signal.Signals(signum).name
         self._stop_time = time.perf_counter()
         self._say(
             f"{signal.Signals(signum).name} received: saving a checkpoint at the agent's next "

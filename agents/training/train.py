@@ -12,13 +12,16 @@ from __future__ import annotations
 import shlex
 import signal
 import sys
+import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 
 from sige_rl.agents.common import registry
-from sige_rl.agents.training import cli
+from sige_rl.agents.training import cli, multiseed
 from sige_rl.agents.training.evaluation import OptimalityGap
 from sige_rl.agents.training.observer import StopNow, Trainer
 from sige_rl.agents.training.run_setup import (
@@ -28,7 +31,10 @@ from sige_rl.agents.training.run_setup import (
     record_resume,
 )
 from sige_rl.supervised import Run, seed_everything
-from sige_rl.supervised.tracking import EXIT_SIGNAL, tensorboard_command
+from sige_rl.supervised.tracking import EXIT_SIGNAL, point_latest, tensorboard_command
+
+#: Sees an evaluation's row (step, mean_return, ...); True stops the run (pruning).
+Listener = Callable[[dict[str, Any]], bool]
 
 
 def this_command() -> list[str]:
@@ -40,9 +46,13 @@ def this_command() -> list[str]:
     return [sys.executable, "-m", "sige_rl.agents.training.train"]
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, listeners: Sequence[Listener] = ()) -> int:
+    """Run the job with the command line ``argv``; return its exit code. ``listeners`` see each
+    evaluation's row and may stop the run (:class:`~.observer.Trainer`)."""
     parser = cli.build_parser()
     args = parser.parse_args(argv)
+    if args.seeds is not None or multiseed.is_group(args.resume):
+        return multiseed.main(parser, args)
     if args.list_envs:
         ok, missing = cli.runnable_envs()
         print("\n".join(ok))
@@ -74,10 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(e))
     for note in plan.notes:
         print(f"resuming with {note}")
-    return train(plan, agent)
+    return train(plan, agent, listeners)
 
 
-def train(plan: cli.Plan, agent) -> int:
+def train(plan: cli.Plan, agent, listeners: Sequence[Listener] = ()) -> int:
     """Run the planned training of ``agent``; return the exit code."""
     opts, run_dir = plan.opts, plan.run_dir
     seed_everything(opts["seed"])  # for code outside the agent's own generators
@@ -85,13 +95,18 @@ def train(plan: cli.Plan, agent) -> int:
     command = shlex.join([sys.executable, *sys.argv])
     if plan.checkpoint is None:
         record_new_run(run, opts, plan.config, command)
+        if not plan.explicit_dir:
+            point_latest(run_dir)
     else:
         record_resume(run, opts, command)
     eval_env, evaluate_fn = make_eval_env(opts)
     gamma = getattr(plan.config, "gamma", 0.99)
     gap = OptimalityGap.for_env(eval_env, gamma) if isinstance(eval_env, gym.Env) else None
-    trainer = Trainer(run, eval_env, opts, gap, evaluate_fn)
-    handlers = {s: signal.signal(s, trainer.handle_signal) for s in EXIT_SIGNAL}
+    trainer = Trainer(run, eval_env, opts, gap, evaluate_fn, listeners)
+    # Signals reach the main thread only; a run in another thread (a Ray Tune trial) is stopped
+    # by its listeners or by its process ending.
+    in_main = threading.current_thread() is threading.main_thread()
+    handlers = {s: signal.signal(s, trainer.handle_signal) for s in EXIT_SIGNAL} if in_main else {}
     start, start_steps, exit_reason = time.perf_counter(), agent.num_steps, "failed"
     try:
         trainer.start(agent)
@@ -100,10 +115,10 @@ def train(plan: cli.Plan, agent) -> int:
             agent.learn(opts["steps"], run=run, callback=trainer)
         except StopNow:
             cut_short = True
-        stopped = trainer.stop_signal is not None
+        stopped = trainer.stop_reason is not None
         # A signal during the last episode arrives after the budget is spent: that run finished.
         if stopped and agent.num_steps < opts["steps"]:
-            exit_reason = "interrupted"
+            exit_reason = "pruned" if trainer.stop_signal is None else "interrupted"
             trainer.finish(agent, converged=False)
             if not cut_short and run.latest_checkpoint()[0] != agent.num_steps:
                 trainer.checkpoint(agent)
@@ -114,7 +129,7 @@ def train(plan: cli.Plan, agent) -> int:
             )
             if not evaluated and trainer.evaluate(agent) is None:  # stopped during it
                 exit_reason = "interrupted"
-            if exit_reason != "interrupted":
+            if exit_reason == "failed":
                 agent.save(run_dir / "final")
                 exit_reason = "finished"
             elif run.latest_checkpoint()[0] != agent.num_steps:
@@ -139,14 +154,18 @@ def train(plan: cli.Plan, agent) -> int:
                 "wall_time_s": wall,
                 "steps_per_s": (agent.num_steps - start_steps) / wall if wall > 0 else None,
                 "final_evaluation": trainer.last_eval,
+                "name": opts.get("name", ""),
                 "run_dir": str(run_dir),
             },
         )
         run.close()
 
-    if exit_reason == "interrupted":
+    if exit_reason in ("interrupted", "pruned"):
         step = run.latest_checkpoint()[0]
         resume = shlex.join([*this_command(), "--resume", str(run_dir)])
+        if exit_reason == "pruned":
+            print(f"Stopped early at step {agent.num_steps} (pruned); resumable from step {step}")
+            return 0
         print(f"Interrupted at step {agent.num_steps}; resumable from step {step}. Resume with:")
         print(f"  {resume}")
         return EXIT_SIGNAL[trainer.stop_signal]

@@ -1,5 +1,6 @@
 import importlib.util
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ def run_dir(tmp_path_factory):
     logdir = tmp_path_factory.mktemp("runs")
     args = ["--env", "sige/CliffWalking-v0", "--agent", "value_iteration", "--steps", "1000"]
     assert train_main([*args, "--logdir", str(logdir), "--no-progress"]) == 0
-    return next(logdir.glob("*/*/*"))
+    return next(p for p in logdir.glob("*/*/*") if not p.is_symlink())
 
 
 def test_replay_prints_returns(run_dir, capsys):
@@ -52,7 +53,7 @@ def test_gif_that_cannot_be_drawn_fails_before_evaluating(tmp_path, capsys, monk
     args = ["--env", "CartPole-v1", "--agent", "dqn", "--steps", "300", "--no-progress"]
     sets = ["--set", "learning_starts=100", "--set", "net_arch=[8]", "--set", "buffer_size=500"]
     assert train_main([*args, *sets, "--logdir", str(logdir)]) == 0
-    run = next(logdir.glob("*/*/*"))
+    run = next(p for p in logdir.glob("*/*/*") if not p.is_symlink())
     from sige_rl.agents.training import evaluate_cli
 
     def no_evaluation(*a, **kw):
@@ -79,7 +80,7 @@ def test_pixel_dqn_on_pong_trains_saves_loads_and_draws_a_gif(tmp_path, capsys):
         )
         == 0
     )
-    run = next(logdir.glob("*/*/*"))
+    run = next(p for p in logdir.glob("*/*/*") if not p.is_symlink())
     gif = tmp_path / "pong.gif"
     capsys.readouterr()
     assert evaluate_main([str(run), "--episodes", "1", "--gif", str(gif)]) == 0
@@ -91,3 +92,87 @@ def test_pixel_dqn_on_pong_trains_saves_loads_and_draws_a_gif(tmp_path, capsys):
         im.seek(0)
         first = np.asarray(im.convert("RGB"))
     assert first.shape == (210, 160, 3)
+
+
+def read_video(path) -> tuple[dict, list[np.ndarray]]:
+    """The metadata and the frames of a video, decoded by imageio-ffmpeg's ffmpeg."""
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    width, height = meta["size"]
+    return meta, [np.frombuffer(b, np.uint8).reshape(height, width, 3) for b in reader]
+
+
+def test_video_shows_every_frame_of_the_episode(run_dir, tmp_path):
+    pytest.importorskip("imageio_ffmpeg")
+    mp4 = tmp_path / "cliff.mp4"
+    argv = [str(run_dir), "--episodes", "1", "--video", str(mp4), "--fps", "5"]
+    assert evaluate_main(argv) == 0
+    meta, frames = read_video(mp4)
+    assert len(frames) == 14  # reset frame + 13 steps of the optimal path
+    assert meta["size"] == (12 * 24, 4 * 24)  # 12 x 4 cells of 24 pixels
+    assert meta["fps"] == 5
+
+
+def test_video_pads_odd_frames_to_even_without_rescaling(tmp_path):
+    pytest.importorskip("imageio_ffmpeg")
+    from sige_rl.agents.training.evaluation import write_video
+
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (40, 40, 40)]
+    write_video([np.full((7, 9, 3), c, np.uint8) for c in colours], tmp_path / "odd.mp4", fps=5)
+    meta, frames = read_video(tmp_path / "odd.mp4")
+    assert meta["size"] == (10, 8)  # 9 x 7 padded by one column and one row
+    assert len(frames) == len(colours)
+    for frame, colour in zip(frames, colours, strict=True):  # in order; padding repeats the edge
+        assert np.abs(frame.astype(int) - colour).max() <= 8
+
+
+def test_video_without_imageio_ffmpeg_fails_before_evaluating(
+    run_dir, tmp_path, capsys, monkeypatch
+):
+    from sige_rl.agents.training import evaluate_cli
+
+    def no_evaluation(*a, **kw):
+        raise AssertionError("evaluated before checking that a video can be written")
+
+    monkeypatch.setattr(evaluate_cli, "evaluate", no_evaluation)
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # import fails
+    assert evaluate_main([str(run_dir), "--video", str(tmp_path / "x.mp4")]) == 1
+    assert "pip install sige-rl[video]" in capsys.readouterr().err
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_policy_map_of_the_run(run_dir, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "maps.png"
+    assert evaluate_main([str(run_dir), "--episodes", "1", "--policy-map", str(png)]) == 0
+    assert f"written to {png}" in capsys.readouterr().out
+    with Image.open(png) as im:
+        assert im.format == "PNG"
+
+
+def test_policy_map_without_matplotlib_fails_before_evaluating(
+    run_dir, tmp_path, capsys, monkeypatch
+):
+    from sige_rl.agents.training import evaluate_cli
+
+    def no_evaluation(*a, **kw):
+        raise AssertionError("evaluated before checking that a map can be drawn")
+
+    monkeypatch.setattr(evaluate_cli, "evaluate", no_evaluation)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert evaluate_main([str(run_dir), "--policy-map", str(tmp_path / "x.png")]) == 1
+    assert "pip install sige-rl[plots]" in capsys.readouterr().err
+
+
+def test_policy_map_of_an_env_without_a_model_exits_2(tmp_path, capsys):
+    logdir = tmp_path / "runs"
+    args = ["--env", "CartPole-v1", "--agent", "do_nothing", "--steps", "50", "--no-progress"]
+    assert train_main([*args, "--logdir", str(logdir)]) == 0
+    run = next(p for p in logdir.glob("*/*/*") if not p.is_symlink())
+    with pytest.raises(SystemExit) as e:
+        evaluate_main([str(run), "--policy-map", str(tmp_path / "cart.png")])
+    assert e.value.code == 2
+    assert "CartPole-v1 has no exact model" in capsys.readouterr().err
+    assert not (tmp_path / "cart.png").exists()

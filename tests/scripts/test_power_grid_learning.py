@@ -45,7 +45,7 @@ def test_dqn_with_alerts_outlives_doing_nothing(tmp_path):
             "--set", "net_arch=[64, 64]", "--set", "exploration_fraction=0.1",
             "--set", "learning_starts=500"]  # fmt: skip
     assert main(args) == 0
-    (run,) = Path(tmp_path).glob("*/*/*")
+    (run,) = [p for p in Path(tmp_path).glob("*/*/*") if not p.is_symlink()]
     dqn = agents.load(run / "final", env=gym.make("sige/PowerGrid14Alert-v0"))
     nothing = agents.make("do_nothing", gym.make("sige/PowerGrid14-v0"))
     ours, baseline = (

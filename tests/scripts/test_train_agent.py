@@ -30,7 +30,7 @@ SCRIPT = ROOT / "scripts" / "train_agent.py"
 def train(tmp_path, *extra):
     args = ["--logdir", str(tmp_path / "runs"), "--no-progress", *extra]
     assert main(args) == 0
-    (run,) = (tmp_path / "runs").glob("*/*/*")
+    (run,) = [p for p in (tmp_path / "runs").glob("*/*/*") if not p.is_symlink()]
     return run
 
 
@@ -129,6 +129,9 @@ def test_value_iteration_run_on_gymnasium_env(tmp_path):
         (["--resume", "nowhere"], "not a run folder"),
         (["--env-kwarg", "bogus=1"], "unexpected keyword argument 'bogus'"),
         (["--env-kwarg", "bogus"], "--env-kwarg expects KEY=VALUE"),
+        (["--name", "two words"], "a tag is 1-64 letters"),
+        (["--name", "../up"], "a tag is 1-64 letters"),
+        (["--run-dir", str(Path(__file__).parent)], "exists and is not an empty folder"),
     ],
 )
 def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, message):
@@ -137,6 +140,46 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, args, message):
     assert e.value.code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_name_tags_the_folder_and_latest_points_at_the_newest_run(tmp_path):
+    logdir = tmp_path / "runs"
+    common = ["--env", "sige/GridWorld-v0", "--steps", "300", "--logdir", str(logdir)]
+    assert main([*common, "--no-progress", "--name", "first"]) == 0
+    assert main([*common, "--no-progress", "--name", "second", "--seed", "4"]) == 0
+    folder = logdir / "sige_GridWorld-v0" / "q_learning"
+    runs = sorted(p.name for p in folder.iterdir() if not p.is_symlink())
+    assert len(runs) == 2 and runs[0].endswith("_s0_first") and runs[1].endswith("_s4_second")
+    latest = folder / "latest"
+    assert latest.is_symlink() and os.readlink(latest) == runs[1]  # relative: the tree can move
+    config = yaml.safe_load((latest / "config.yaml").read_text())
+    assert config["options"]["name"] == "second"
+    assert json.loads((latest / "summary.json").read_text())["name"] == "second"
+    # --run-dir places a run exactly there, and leaves latest alone
+    there = tmp_path / "elsewhere" / "mine"
+    assert main([*common, "--no-progress", "--run-dir", str(there)]) == 0
+    assert (there / "final").is_dir() and os.readlink(latest) == runs[1]
+
+
+def test_a_listener_stops_the_run_as_pruned_and_it_resumes(tmp_path, capsys):
+    """A listener that says stop at the second evaluation: the run ends there with a checkpoint
+    (exit 0, summary "pruned"); --resume finishes it with the same table as an uninterrupted
+    run."""
+    seen = []
+
+    def stop_at_second(row):
+        seen.append(row["step"])
+        return len(seen) == 2
+
+    args = ["--env", "sige/GridWorld-v0", "--steps", "3000", "--eval-every", "1000"]
+    assert main([*args, "--no-progress", "--logdir", str(tmp_path / "a")], [stop_at_second]) == 0
+    (run,) = [p for p in (tmp_path / "a").glob("*/*/*") if not p.is_symlink()]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["exit_reason"] == "pruned" and 2000 <= summary["steps"] < 3000
+    assert seen == [1000, 2000] and "pruned" in capsys.readouterr().out
+    assert main(["--resume", str(run), "--no-progress"]) == 0
+    whole = train(tmp_path, *args)
+    np.testing.assert_array_equal(q_table(run / "final"), q_table(whole / "final"))
 
 
 def test_lists(capsys):
@@ -198,7 +241,7 @@ def test_signal_checkpoints_and_resume_matches_uninterrupted_run(tmp_path, sig, 
     proc = run_script(*common, "--logdir", str(logdir))
     out, err = interrupt_when_checkpointed(proc, logdir, sig)
     assert proc.returncode == code, err
-    (run,) = logdir.glob("*/*/*")
+    (run,) = [p for p in logdir.glob("*/*/*") if not p.is_symlink()]
     lines = out.splitlines()
     printed = lines[[i for i, x in enumerate(lines) if x.endswith("Resume with:")][0] + 1]
     assert shlex.split(printed) == [sys.executable, str(SCRIPT), "--resume", str(run)]
@@ -490,7 +533,7 @@ def test_a_stop_signal_during_a_long_evaluation_stops_within_seconds(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
     assert time.time() - sent < 10
-    (run,) = logdir.glob("*/*/*")
+    (run,) = [p for p in logdir.glob("*/*/*") if not p.is_symlink()]
     assert json.loads((run / "summary.json").read_text())["exit_reason"] == "interrupted"
     import gymnasium as gym
 
