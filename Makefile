@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet -e ".[dev,atari,datasets,plots,video,sweeps,ray]"
+	$(PY) -m pip install --quiet -e ".[dev,atari,datasets,plots,video,sweeps,ray,masks]"
 	touch $(STAMP)
 
 train: $(STAMP)

@@ -21,7 +21,8 @@ class Callback:
 
     ``at_safe_point`` marks the moments where the agent's state is complete (between episodes for
     tabular learners, between sweeps for planners, after every vector step for DQN and the
-    Stable-Baselines3 agents): a checkpoint taken there resumes exactly, and that is where
+    Stable-Baselines3 agents, after each rollout's update for PQN, after each self-play
+    iteration for AlphaZero): a checkpoint taken there resumes exactly, and that is where
     learning may stop early.
     """
 
@@ -52,6 +53,7 @@ class Agent(Protocol):
     Config: ClassVar[type]
     format_version: ClassVar[int]
     supports_vector_env: ClassVar[bool]
+    supports_action_masks: ClassVar[bool]
     config: Any
     seed: int
     num_steps: int
@@ -70,7 +72,9 @@ class Agent(Protocol):
     def act(self, obs: Any, deterministic: bool = True) -> Any:
         """The action for one observation, or an array of actions for a batch.
         ``deterministic=True``: the greedy action, with no randomness at all;
-        ``deterministic=False``: a draw from the current (exploring) behaviour policy."""
+        ``deterministic=False``: a draw from the current (exploring) behaviour policy.
+        An agent that ``supports_action_masks`` also takes ``action_mask=`` (bools, True for
+        the legal actions) and then picks legal actions only."""
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the agent to the folder ``path`` atomically, pickle-free."""

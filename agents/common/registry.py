@@ -22,6 +22,7 @@ AGENTS: dict[str, str] = {
     "sarsa": "sige_rl.agents.tabular.td:Sarsa",
     "expected_sarsa": "sige_rl.agents.tabular.td:ExpectedSarsa",
     "dqn": "sige_rl.agents.dqn.dqn:DQN",
+    "pqn": "sige_rl.agents.dqn.pqn:PQN",
     "do_nothing": "sige_rl.agents.search.baselines:DoNothing",
     "greedy": "sige_rl.agents.search.baselines:GreedyLookahead",
     "thermostat": "sige_rl.agents.search.baselines:Thermostat",
@@ -30,6 +31,7 @@ AGENTS: dict[str, str] = {
     "sb3-ppo": "sige_rl.agents.sb3.agent:SB3PPO",
     "sb3-a2c": "sige_rl.agents.sb3.agent:SB3A2C",
     "sb3-dqn": "sige_rl.agents.sb3.agent:SB3DQN",
+    "sb3-maskable-ppo": "sige_rl.agents.sb3.agent:SB3MaskablePPO",
 }
 
 

@@ -32,6 +32,8 @@ class Batch:
     discounts: np.ndarray
     weights: np.ndarray
     indices: np.ndarray
+    #: legal actions of ``next_obs`` (bool, ``(batch, n_actions)``), when the buffer keeps them
+    next_masks: np.ndarray | None = None
 
 
 # The numpy scalar types of each kind that ``add`` accepts, for a check without issubdtype.
@@ -229,6 +231,9 @@ class ReplayBuffer(PrioritySampling):
         prioritized: sample by priority instead of uniformly.
         alpha: how much prioritization is used (0 is uniform).
         priority_eps: added to ``|td|`` so no transition's priority drops to zero.
+        mask_actions: when > 0, the number of actions of the masks that ``add`` takes with each
+            step (the legal actions of ``next_obs``), kept beside ``next_obs`` and returned as
+            ``Batch.next_masks``: the target's max then runs over legal actions only.
     """
 
     CONFIG = CONFIG
@@ -250,11 +255,19 @@ class ReplayBuffer(PrioritySampling):
         prioritized: bool = False,
         alpha: float = 0.6,
         priority_eps: float = 1e-6,
+        mask_actions: int = 0,
     ) -> None:
         self._configure(
             capacity, obs_shape, obs_dtype, num_envs, n_step, gamma, prioritized, alpha,
             priority_eps,
         )  # fmt: skip
+        self.mask_actions = int(mask_actions)
+        if self.mask_actions < 0:
+            raise ValueError(f"mask_actions must be >= 0, got {mask_actions}")
+        if self.mask_actions:  # the masks are saved and must match on load, like the rest
+            self.CONFIG = (*type(self).CONFIG, "mask_actions")
+            self.STATE = (*type(self).STATE, "next_masks")
+            self.next_masks = np.ones((self.capacity, self.mask_actions), dtype=bool)
 
         self.obs = np.zeros((self.capacity, *self.obs_shape), dtype=self.obs_dtype)
         self.next_obs = np.zeros_like(self.obs)
@@ -291,9 +304,20 @@ class ReplayBuffer(PrioritySampling):
         next_obs: np.ndarray,
         terminated: np.ndarray,
         truncated: np.ndarray,
+        next_masks: np.ndarray | None = None,
     ) -> None:
-        """Record one step of all ``num_envs`` environments (each array has that leading dim)."""
+        """Record one step of all ``num_envs`` environments (each array has that leading dim);
+        ``next_masks``, the legal actions of ``next_obs``, when the buffer keeps masks."""
         n = self.n_step
+        if self.mask_actions:
+            if next_masks is None:
+                raise ValueError("this buffer keeps action masks: add needs next_masks")
+            next_masks = np.asarray(next_masks, dtype=bool)
+            if next_masks.shape != (self.num_envs, self.mask_actions):
+                raise ValueError(
+                    f"next_masks has shape {next_masks.shape}, expected "
+                    f"{(self.num_envs, self.mask_actions)}"
+                )
         obs = self._check_obs("obs", obs)
         next_obs = self._check_obs("next_obs", next_obs)
         actions = self._check_vector("actions", actions, np.integer, "integers")
@@ -323,6 +347,7 @@ class ReplayBuffer(PrioritySampling):
                     self.pending_rewards[full[:, None], order] @ self._returns_matrix[0],
                     next_obs[full],
                     np.full(full.size, self.gamma**n),
+                    None if next_masks is None else next_masks[full],
                 )
             self.pending_len = np.minimum(length, n - 1)
             return
@@ -346,6 +371,7 @@ class ReplayBuffer(PrioritySampling):
                 returns[env_idx, start_idx],
                 next_obs[env_idx],
                 discounts,
+                None if next_masks is None else next_masks[env_idx],
             )
         self.pending_len = np.where(done, 0, np.minimum(length, n - 1))
 
@@ -364,6 +390,7 @@ class ReplayBuffer(PrioritySampling):
             discounts=self.discounts[indices],
             weights=weights,
             indices=indices,
+            next_masks=self.next_masks[indices] if self.mask_actions else None,
         )
 
     def _check_state(self, state: dict[str, np.ndarray]) -> None:
@@ -380,6 +407,7 @@ class ReplayBuffer(PrioritySampling):
         returns: np.ndarray,
         next_obs: np.ndarray,
         discounts: np.ndarray,
+        next_masks: np.ndarray | None = None,
     ) -> None:
         count = len(actions)
         if count > self.capacity:
@@ -387,6 +415,7 @@ class ReplayBuffer(PrioritySampling):
             keep = slice(count - self.capacity, None)
             obs, actions, returns = obs[keep], actions[keep], returns[keep]
             next_obs, discounts = next_obs[keep], discounts[keep]
+            next_masks = None if next_masks is None else next_masks[keep]
             self.pos = (self.pos + count - self.capacity) % self.capacity
             count = self.capacity
         if self.pos + count <= self.capacity:
@@ -398,6 +427,8 @@ class ReplayBuffer(PrioritySampling):
         self.actions[where] = actions
         self.rewards[where] = returns
         self.discounts[where] = discounts
+        if next_masks is not None:
+            self.next_masks[where] = next_masks
         if self.tree is not None:
             indices = (self.pos + np.arange(count)) % self.capacity
             self.tree.update(indices, np.full(count, self.max_priority))

@@ -30,8 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sige_rl.agents.common import masks
 from sige_rl.agents.common.config import ConfigError
 from sige_rl.agents.common.episodes import EpisodeLog
+from sige_rl.agents.common.flat_params import flat_trainable, share_one_buffer
 from sige_rl.agents.common.frame_replay import FrameReplayBuffer
 from sige_rl.agents.common.interface import (
     Callback,
@@ -101,6 +103,10 @@ class DQNConfig:
     checkpoint_replay: bool = True
     """Save the replay buffer in checkpoints (a 1M-transition Atari buffer is about 7 GB). Without
     it a resumed run refills replay for ``learning_starts`` steps and is no longer exact."""
+    action_masks: bool = True
+    """Honour the env's action masks when it offers them (``info["action_mask"]`` or an
+    ``action_masks()`` method): random and greedy actions are legal ones, the target's max runs
+    over the next state's legal actions (kept in replay), and evaluations act legally."""
     backbone: str = "auto"
     """Feature extractor from sige_rl.supervised.backbones: auto (a CNN for images: nature_cnn
     from 36x36 up, minatar_cnn below; else mlp), mlp, nature_cnn, impala_cnn, minatar_cnn,
@@ -175,6 +181,7 @@ class DQN(Scheduled):
     Config: ClassVar[type] = DQNConfig
     format_version: ClassVar[int] = 2
     supports_vector_env: ClassVar[bool] = True
+    supports_action_masks: ClassVar[bool] = True
 
     def __init__(self, env, seed: int = 0, config: DQNConfig | None = None, **overrides: Any):
         self.config = c = build_config(type(self), config, overrides)
@@ -199,15 +206,12 @@ class DQN(Scheduled):
         # Walking the module tree for .parameters() costs ~100 us; the lists never change
         # (load_state_dict copies into these tensors). Each network's parameters live in one
         # buffer, so a target update is a single copy or lerp over it.
-        self._q_params = list(self.q.parameters())
-        self._q_flat = _share_one_buffer(self._q_params)
         # The gradients share one buffer too, laid out like the parameters: backward accumulates
         # into its views, and clipping and the optimizer each see one tensor instead of six
         # (Adam's per-parameter bookkeeping in Python cost more than its fused kernel).
-        self._q_flat.grad = self._q_flat_grad = torch.zeros_like(self._q_flat)
-        for p, view in zip(self._q_params, _views(self._q_flat_grad, self._q_params), strict=True):
-            p.grad = view
-        self._target_flat = _share_one_buffer(list(self.target.parameters()))
+        self._q_params, self._q_flat = flat_trainable(self.q)
+        self._q_flat_grad = self._q_flat.grad
+        self._target_flat = share_one_buffer(list(self.target.parameters()))
         self._target_flat.copy_(self._q_flat)
         # Target updates due but not yet applied (see _catch_up_target).
         self._target_lag = 0
@@ -224,17 +228,13 @@ class DQN(Scheduled):
         else:
             self.optimizer = torch.optim.RMSprop([self._q_flat], lr=c.learning_rate, foreach=True)
 
-        self.buffer = self._replay_class(c.replay, self.env)(
-            c.buffer_size,
-            obs_space.shape,
-            obs_space.dtype,
-            num_envs=self.num_envs,
-            n_step=c.n_step,
-            gamma=c.gamma,
-            prioritized=c.prioritized,
-            alpha=c.per_alpha,
-            priority_eps=c.per_eps,
-        )
+        self.buffer = self._build_buffer()
+        # Masks honoured (the class's True) unless the config turns them off, evaluations too.
+        self.supports_action_masks = c.action_masks
+        # Whether the env offers action masks (found at the first reset; saved); the current
+        # observations' masks, one row per sub-env, or None.
+        self.masked = False
+        self.mask: np.ndarray | None = None
         self.rng = np.random.default_rng(seed)
         self.episodes = EpisodeLog(self.num_envs)
         # Another number after loading a checkpoint trained with other envs: the networks act,
@@ -257,6 +257,41 @@ class DQN(Scheduled):
     @property
     def eval_epsilon(self) -> float:
         return self.config.eval_epsilon
+
+    def _build_buffer(self, mask_actions: int = 0):
+        c, space = self.config, self.env.single_observation_space
+        cls = self._replay_class(c.replay, self.env)
+        kwargs = {"mask_actions": mask_actions} if mask_actions else {}
+        if mask_actions and cls is not ReplayBuffer:
+            raise ValueError(
+                "action masks are kept by the transition replay only; this env stacks frames "
+                "(replay: frames): set action_masks=false or replay=transitions"
+            )
+        return cls(
+            c.buffer_size,
+            space.shape,
+            space.dtype,
+            num_envs=self.num_envs,
+            n_step=c.n_step,
+            gamma=c.gamma,
+            prioritized=c.prioritized,
+            alpha=c.per_alpha,
+            priority_eps=c.per_eps,
+            **kwargs,
+        )
+
+    def _use_masks(self) -> None:
+        """Keep the next states' masks in replay from now on (before anything is stored)."""
+        if len(self.buffer):
+            raise ValueError("action masks appeared after replay began: they cannot be added")
+        self.buffer = self._build_buffer(self.n_actions)
+        self.masked = True
+
+    def _masks(self, info: dict) -> np.ndarray | None:
+        """The masks that came with ``info`` (or the env's method), when masks are honoured."""
+        if not self.config.action_masks:
+            return None
+        return masks.current(self.env, info, self.num_envs, self.n_actions)
 
     @staticmethod
     def _replay_class(choice: str, env: gym.vector.VectorEnv) -> type:
@@ -282,31 +317,52 @@ class DQN(Scheduled):
     def _tensor(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.asarray(obs), device=self.device)
 
-    def greedy(self, obs: np.ndarray) -> np.ndarray:
-        """Greedy actions for a batch of observations (``QNetwork.greedy``)."""
-        if self._numpy_scores is not None:
+    def greedy(self, obs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Greedy actions for a batch of observations (``QNetwork.greedy``), over the actions
+        that ``mask`` (one row per observation) allows when given."""
+        if mask is None and self._numpy_scores is not None:
             return self._numpy_scores(np.asarray(obs)).argmax(axis=1) + self.action_start
-        with torch.no_grad():
-            return self.q.greedy(self._tensor(obs)).cpu().numpy() + self.action_start
+        if mask is None:
+            with torch.no_grad():
+                return self.q.greedy(self._tensor(obs)).cpu().numpy() + self.action_start
+        if self._numpy_scores is not None:
+            scores = self._numpy_scores(np.asarray(obs))
+        else:
+            with torch.no_grad():
+                scores = self.q(self._tensor(obs)).cpu().numpy()
+        return masks.masked_scores(scores, mask).argmax(axis=1) + self.action_start
 
-    def _epsilon_greedy(self, obs: np.ndarray, epsilon: float, rng: np.random.Generator):
+    def _epsilon_greedy(
+        self,
+        obs: np.ndarray,
+        epsilon: float,
+        rng: np.random.Generator,
+        mask: np.ndarray | None = None,
+    ):
         n = len(obs)
         explore = rng.random(n) < epsilon
-        actions = rng.integers(self.n_actions, size=n) + self.action_start
+        if mask is None:
+            actions = rng.integers(self.n_actions, size=n) + self.action_start
+        else:
+            actions = masks.random_legal(mask, rng) + self.action_start
         if not explore.all():
-            actions = np.where(explore, actions, self.greedy(obs))
+            actions = np.where(explore, actions, self.greedy(obs, mask))
         return actions
 
-    def act(self, obs: Any, deterministic: bool = True) -> Any:
+    def act(self, obs: Any, deterministic: bool = True, action_mask: Any = None) -> Any:
         """Action for one observation or a batch: ``deterministic`` gives the greedy action (no
         randomness); otherwise epsilon-greedy with the current training epsilon, drawn from the
-        agent's generator. Evaluations add ``eval_epsilon`` themselves (``evaluate``)."""
+        agent's generator. ``action_mask`` (bools, one row per observation) limits both to the
+        legal actions. Evaluations add ``eval_epsilon`` themselves (``evaluate``)."""
         single = np.ndim(obs) == len(self.env.single_observation_space.shape)
         batch = np.asarray(obs)[None] if single else np.asarray(obs)
+        mask = None
+        if action_mask is not None:
+            mask = np.asarray(action_mask, bool).reshape(len(batch), self.n_actions)
         if deterministic:
-            actions = self.greedy(batch)
+            actions = self.greedy(batch, mask)
         else:
-            actions = self._epsilon_greedy(batch, self.epsilon, self.rng)
+            actions = self._epsilon_greedy(batch, self.epsilon, self.rng, mask)
         return int(actions[0]) if single else actions
 
     # -- learning -------------------------------------------------------------------------------
@@ -328,6 +384,9 @@ class DQN(Scheduled):
         if self.obs is None:
             self.obs, info = self.episodes.reset(env, self.rng)
             self._reset_lives(info, None)
+            self.mask = self._masks(info)
+            if self.mask is not None and not self.masked:
+                self._use_masks()
         with self.torch_rng:
             self._learn_loop(run, callback)
         return self
@@ -336,12 +395,16 @@ class DQN(Scheduled):
         c, env = self.config, self.env
         last_time, last_steps = time.perf_counter(), self.num_steps
         while self.num_steps < self.total_steps and callback.at_safe_point(self):
-            actions = self._epsilon_greedy(self.obs, self.epsilon, self.rng)
+            actions = self._epsilon_greedy(self.obs, self.epsilon, self.rng, self.mask)
             next_obs, rewards, terminated, truncated, info = env.step(actions)
             self.episodes.record(actions)
             learned = np.sign(rewards) if c.clip_rewards else rewards
             ends = terminated | self._life_lost(info) if c.terminal_on_life_loss else terminated
-            self.buffer.add(self.obs, actions, learned, next_obs, ends, truncated)
+            next_mask = self._masks(info) if self.masked else None
+            if next_mask is None:
+                self.buffer.add(self.obs, actions, learned, next_obs, ends, truncated)
+            else:
+                self.buffer.add(self.obs, actions, learned, next_obs, ends, truncated, next_mask)
             self.num_steps += self.num_envs
             self.episode_returns += rewards
             self.episode_lengths += 1
@@ -352,7 +415,9 @@ class DQN(Scheduled):
                 reset_obs, reset_info = self.episodes.reset(env, self.rng, done)
                 self._reset_lives(reset_info, done)
                 next_obs = np.where(_expand(done, next_obs.ndim), reset_obs, next_obs)
-            self.obs = next_obs
+                if next_mask is not None:
+                    next_mask = np.where(done[:, None], self._masks(reset_info), next_mask)
+            self.obs, self.mask = next_obs, next_mask
 
             if self.num_steps >= self.learning_starts_at:
                 if (self.num_steps // self.num_envs) % c.train_freq == 0:
@@ -418,7 +483,7 @@ class DQN(Scheduled):
             batch = self.buffer.sample(c.batch_size, self.rng, beta=self.beta)
             obs, next_obs = self._tensor(batch.obs), self._tensor(batch.next_obs)
             actions = torch.as_tensor(batch.actions - self.action_start, device=self.device)
-            target = self.td_target(batch.rewards, batch.discounts, next_obs)
+            target = self.td_target(batch.rewards, batch.discounts, next_obs, batch.next_masks)
             q = self.q(obs).gather(1, actions.long().unsqueeze(1)).squeeze(1)
             if c.loss == "huber":
                 elementwise = F.smooth_l1_loss(q, target, reduction="none")
@@ -440,14 +505,23 @@ class DQN(Scheduled):
         return {"losses/td_loss": float(loss.detach()), "losses/q_values": float(q.detach().mean())}
 
     @torch.no_grad()
-    def td_target(self, rewards, discounts, next_obs: torch.Tensor) -> torch.Tensor:
+    def td_target(
+        self, rewards, discounts, next_obs: torch.Tensor, next_masks: Any = None
+    ) -> torch.Tensor:
         """``R + discount * value(next_obs)``: ``R`` the (n-step) reward sum, ``discount`` gamma^k
         or 0 after a termination (from the replay buffer); the value is the target network's
-        max, or with Double DQN its value of the online network's greedy action."""
+        max, or with Double DQN its value of the online network's greedy action. With
+        ``next_masks`` both run over the next state's legal actions only (a state with none
+        is worth 0: it follows a termination)."""
         rewards = torch.as_tensor(rewards, dtype=torch.float32, device=self.device)
         discounts = torch.as_tensor(discounts, dtype=torch.float32, device=self.device)
         next_target = self.target(next_obs)
-        if self.config.double:
+        if next_masks is not None and self.config.double:
+            best = masks.masked_scores(self.q(next_obs), next_masks).argmax(dim=1, keepdim=True)
+            next_value = next_target.gather(1, best).squeeze(1)
+        elif next_masks is not None:
+            next_value = masks.masked_max(next_target, next_masks)
+        elif self.config.double:
             best = self.q.greedy(next_obs).unsqueeze(1)
             next_value = next_target.gather(1, best).squeeze(1)
         else:
@@ -485,6 +559,7 @@ class DQN(Scheduled):
             started=self.obs is not None,
             replay_saved=self.config.checkpoint_replay,
             learning_starts_at=self.learning_starts_at,
+            masked=self.masked,
         )
         replay = self.buffer.state_dict() if self.config.checkpoint_replay else {}
         arrays = {
@@ -493,6 +568,7 @@ class DQN(Scheduled):
             "episode_returns": self.episode_returns,
             "episode_lengths_now": self.episode_lengths,
             "lives": self.lives,
+            **({"action_mask_now": self.mask} if self.mask is not None else {}),
         }
         tensors = {
             "q": self.q.state_dict(),
@@ -525,6 +601,8 @@ class DQN(Scheduled):
         if agent.trained_num_envs != agent.num_envs:
             return agent
         try:
+            if meta.get("masked", False) and config.action_masks:
+                agent._use_masks()
             if meta.get("replay_saved", True):
                 agent.buffer.load_state_dict(
                     {k[len("replay/") :]: v for k, v in arrays.items() if k.startswith("replay/")}
@@ -551,6 +629,8 @@ class DQN(Scheduled):
             raise CheckpointError(f"{path}: replay or episode state does not fit: {e}") from e
         if meta["started"]:
             agent.obs = agent.episodes.restore(agent.env)
+            if agent.masked:
+                agent.mask = np.asarray(arrays["action_mask_now"], bool)
         return agent
 
 
@@ -595,23 +675,6 @@ def check_config(c: DQNConfig, num_envs: int) -> None:
         problems.append(f"buffer_size ({c.buffer_size}) must be >= batch_size ({c.batch_size})")
     if problems:
         raise ConfigError("invalid dqn configuration: " + "; ".join(problems))
-
-
-def _views(flat: torch.Tensor, like: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Consecutive views of ``flat`` shaped as the tensors of ``like``."""
-    out, offset = [], 0
-    for t in like:
-        out.append(flat[offset : offset + t.numel()].view_as(t))
-        offset += t.numel()
-    return out
-
-
-def _share_one_buffer(params: list[torch.Tensor]) -> torch.Tensor:
-    """Move ``params`` into one contiguous buffer (each becomes a view of it); return it."""
-    flat = torch.cat([p.detach().reshape(-1) for p in params])
-    for p, view in zip(params, _views(flat, params), strict=True):
-        p.data = view
-    return flat
 
 
 def _expand(mask: np.ndarray, ndim: int) -> np.ndarray:

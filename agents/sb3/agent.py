@@ -1,5 +1,6 @@
 """Stable-Baselines3's PPO, A2C and DQN behind our agent interface: ``sb3-ppo``, ``sb3-a2c``,
-``sb3-dqn``.
+``sb3-dqn``; and sb3-contrib's MaskablePPO, ``sb3-maskable-ppo`` (sb3-contrib is imported only
+when that agent is made).
 
 One wrapper, :class:`SB3Agent`, holds an SB3 model (composition); each registered class only
 names the algorithm and its ``Config``. The pieces that connect the two worlds:
@@ -14,7 +15,10 @@ names the algorithm and its ``Config``. The pieces that connect the two worlds:
 - logging: :class:`_RunWriter` is an SB3 logger output that renames SB3's keys to ours
   (``train/value_loss`` -> ``losses/value_loss`` ...) and writes them to the ``supervised.Run``;
 - checkpoints: the policy's ``state_dict`` and the optimizer's, through
-  ``supervised.checkpoint.save_state`` -- never SB3's zip files, which unpickle on load.
+  ``supervised.checkpoint.save_state`` -- never SB3's zip files, which unpickle on load;
+- action masks (``sb3-maskable-ppo``): MaskablePPO reads them in training from each env's
+  ``action_masks()`` (through the ``VecEnv``'s ``env_method``); ``act`` takes one as
+  ``action_mask``.
 """
 
 from __future__ import annotations
@@ -76,7 +80,9 @@ class SB3Common:
 
 
 @dataclass
-class SB3PPOConfig(SB3Common):
+class _PPOFields(SB3Common):
+    """PPO's settings, shared by PPO and MaskablePPO."""
+
     learning_rate: float = 3e-4
     """Adam step size."""
     n_steps: int = 2048
@@ -105,9 +111,18 @@ class SB3PPOConfig(SB3Common):
     """Gradients are clipped to this global norm."""
     target_kl: float | None = None
     """Stop an update's epochs early past this approximate KL; None never stops."""
+
+
+@dataclass
+class SB3PPOConfig(_PPOFields):
     log_std_init: float = 0.0
     """Initial log standard deviation of the Gaussian policy on Box actions (SB3's
     ``policy_kwargs``; RL Zoo often starts continuous control at -2 or so)."""
+
+
+@dataclass
+class SB3MaskablePPOConfig(_PPOFields):
+    """PPO's settings: MaskablePPO acts on discrete actions only, so it has no ``log_std_init``."""
 
 
 @dataclass
@@ -279,6 +294,7 @@ class SB3Agent:
     log_keys: ClassVar[dict[str, str]] = LOG_KEYS
     format_version: ClassVar[int] = 2
     supports_vector_env: ClassVar[bool] = True
+    supports_action_masks: ClassVar[bool] = False
     eval_epsilon: ClassVar[float] = 0.0
 
     def __init__(self, env, seed: int = 0, config: Any = None, **overrides: Any):
@@ -294,10 +310,12 @@ class SB3Agent:
             if kwargs.pop(key) == "linear":
                 kwargs[value] = LinearSchedule(kwargs[value], 0.0, 1.0)
         vec_env = sb3_vec_env(env)
+        algorithm = self.algorithm_class()
+        self._check_env(vec_env)
         self.rngs = GlobalRNGStreams(seed, python_and_numpy=True)
         with self.rngs:  # SB3 seeds the global generators here; the streams adopt them
             try:
-                self.model = self.algorithm(
+                self.model = algorithm(
                     policy_name(vec_env.observation_space),
                     vec_env,
                     policy_kwargs=policy_kwargs,
@@ -314,6 +332,15 @@ class SB3Agent:
         self.num_episodes = 0
         self.total_steps = 0
         self.schedule_steps = None
+
+    @classmethod
+    def algorithm_class(cls) -> type[BaseAlgorithm]:
+        """The SB3 algorithm class (a subclass may import it here, when the agent is made)."""
+        return cls.algorithm
+
+    def _check_env(self, vec_env: VecEnv) -> None:
+        """Raise ``ValueError`` if the algorithm cannot train on ``vec_env`` (SB3 checks the
+        spaces itself)."""
 
     def _update_progress(self, num_timesteps: int, total_timesteps: int) -> None:
         horizon = self.schedule_steps or total_timesteps
@@ -334,11 +361,16 @@ class SB3Agent:
     def act(self, obs: Any, deterministic: bool = True) -> Any:
         """Action for one observation (an int for a ``Discrete`` action space) or a batch:
         the policy's most likely action, or a sample of it with ``deterministic=False``."""
+        return self._predict(obs, deterministic)
+
+    def _predict(self, obs: Any, deterministic: bool, **predict_kwargs: Any) -> Any:
+        """``model.predict``'s actions as :meth:`act` returns them; ``predict_kwargs`` go to
+        ``predict`` (MaskablePPO's ``action_masks``)."""
         if deterministic:  # the most likely action draws from no generator
-            actions, _ = self.model.predict(obs, deterministic=True)
+            actions, _ = self.model.predict(obs, deterministic=True, **predict_kwargs)
         else:
             with self.rngs:
-                actions, _ = self.model.predict(obs, deterministic=False)
+                actions, _ = self.model.predict(obs, deterministic=False, **predict_kwargs)
         if np.ndim(actions) == 0 and isinstance(self.model.action_space, gym.spaces.Discrete):
             return int(actions)
         return actions
@@ -448,3 +480,46 @@ class SB3DQN(SB3Agent):
     Config = SB3DQNConfig
     algorithm = DQN
     log_keys = {**LOG_KEYS, "train/loss": "losses/td_loss"}
+
+
+class SB3MaskablePPO(SB3Agent):
+    """MaskablePPO (Huang and Ontañón 2020, arXiv:2006.14171) from sb3-contrib: PPO that never
+    samples an action the env's ``action_masks()`` rules out.
+
+    Training reads the masks from each env's ``action_masks()`` method (sb3-contrib's convention;
+    our board games and power grids have it), through ``env_method`` of the ``VecEnv``: an env
+    without one raises ``ValueError``. :meth:`act` takes the mask of its observation as
+    ``action_mask``. Needs sb3-contrib (``pip install sb3-contrib``, or the ``masks`` extra),
+    imported when the agent is made.
+    """
+
+    name = "sb3-maskable-ppo"
+    Config = SB3MaskablePPOConfig
+    supports_action_masks: ClassVar[bool] = True
+
+    @classmethod
+    def algorithm_class(cls) -> type[BaseAlgorithm]:
+        try:
+            from sb3_contrib import MaskablePPO
+        except ImportError as e:
+            raise ImportError(
+                f"{cls.name} needs sb3-contrib: pip install sb3-contrib "
+                "(or the masks extra: pip install 'sige-rl[masks]')"
+            ) from e
+        return MaskablePPO
+
+    def _check_env(self, vec_env: VecEnv) -> None:
+        from sb3_contrib.common.maskable.utils import is_masking_supported
+
+        if not is_masking_supported(vec_env):
+            raise ValueError(
+                f"{self.name} reads action masks from the env's action_masks() method "
+                "(sb3-contrib's convention); this env has none"
+            )
+
+    def act(self, obs: Any, deterministic: bool = True, action_mask: Any = None) -> Any:
+        """As :meth:`SB3Agent.act`, over the legal actions only when ``action_mask`` is given:
+        True (or 1) for each legal action, one row per observation of a batch. Without a mask
+        the policy picks among all actions, as ``MaskablePPO.predict`` does without masks."""
+        masks = None if action_mask is None else np.asarray(action_mask, dtype=bool)
+        return self._predict(obs, deterministic, action_masks=masks)

@@ -205,6 +205,7 @@ class AlphaZero:
     Config = AlphaZeroConfig
     format_version = 1
     supports_vector_env = False
+    supports_action_masks = False
     eval_epsilon = 0.0
 
     def __init__(self, env: gym.Env, seed: int = 0, config: Any = None, **overrides: Any):

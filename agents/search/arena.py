@@ -96,7 +96,7 @@ class AgentPlayer:
     """An agent of the front door (``sige_rl.agents``) as a player: to move at ``state`` it puts
     the position into its own env of the game (the agent's side to move), attaches a planner to
     that env and asks for a deterministic action on the observation the env would give the
-    agent there (its stones first)."""
+    agent there (its stones first), with the legal moves as its action mask when it takes one."""
 
     def __init__(self, agent: Any, env: gym.Env):
         self.agent = agent
@@ -107,7 +107,13 @@ class AgentPlayer:
         self.env.unwrapped.restore_state((state, player, False))
         if isinstance(self.agent, Planner):
             self.agent.attach(self.env)
-        action = self.agent.act(state.planes(player), deterministic=True)
+        obs = state.planes(player)
+        if self.agent.supports_action_masks:  # the legal moves, as the env would give them
+            mask = np.zeros(self.env.action_space.n, bool)
+            mask[list(state.legal_actions())] = True
+            action = self.agent.act(obs, deterministic=True, action_mask=mask)
+        else:
+            action = self.agent.act(obs, deterministic=True)
         return int(np.asarray(action).item())
 
 

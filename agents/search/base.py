@@ -28,6 +28,7 @@ class PlanningAgent:
     Config: ClassVar[type]
     format_version: ClassVar[int] = 1
     supports_vector_env: ClassVar[bool] = False
+    supports_action_masks: ClassVar[bool] = False
     eval_epsilon: ClassVar[float] = 0.0
 
     def __init__(self, env: gym.Env, seed: int = 0, config: Any = None, **overrides: Any):

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import numpy as np
 
+from sige_rl.agents.common import masks
 from sige_rl.agents.search.protocol import Planner
 from sige_rl.agents.tabular.model import (
     TabularModel,
@@ -60,7 +61,10 @@ def evaluate(
     With ``epsilon > 0`` each action is uniformly random with that probability (an evaluation
     epsilon, as DQN's ``eval_epsilon``), drawn from a generator seeded by ``seed``: evaluations
     are reproducible and never touch the agent's own generators. An episode is cut after
-    ``max_steps`` (default :func:`episode_step_cap`); ``capped`` says which were. Raises
+    ``max_steps`` (default :func:`episode_step_cap`); ``capped`` says which were. An agent
+    that ``supports_action_masks`` is given the mask of each observation where the env offers
+    one (``info["action_mask"]`` or ``action_masks()``), and the epsilon's random actions are
+    then legal ones too. Raises
     :class:`Interrupted` as soon as ``should_stop()`` is true (checked every step).
     """
     cap = episode_step_cap(env) if max_steps is None else int(max_steps)
@@ -71,21 +75,28 @@ def evaluate(
             f"an evaluation epsilon needs a Discrete action space, got {env.action_space}"
         )
     start = getattr(env.action_space, "start", 0)
+    masked = agent.supports_action_masks and n_actions is not None
     returns, lengths = np.zeros(episodes), np.zeros(episodes, dtype=int)
     capped = np.zeros(episodes, dtype=bool)
     for i in range(episodes):
-        obs, _ = env.reset(seed=seed + i)
+        obs, info = env.reset(seed=seed + i)
         if isinstance(agent, Planner):  # it looks ahead on the env being played
             agent.attach(env)
         done = False
         while not done:
             if should_stop is not None and should_stop():
                 raise Interrupted(f"evaluation stopped in episode {i + 1} of {episodes}")
+            mask = masks.single(env, info, n_actions) if masked else None
             if epsilon > 0 and rng.random() < epsilon:
-                action = int(start + rng.integers(n_actions))
-            else:
+                if mask is None:
+                    action = int(start + rng.integers(n_actions))
+                else:
+                    action = int(start + masks.random_legal(mask[None], rng)[0])
+            elif mask is None:
                 action = agent.act(obs, deterministic=True)
-            obs, r, terminated, truncated, _ = env.step(action)
+            else:
+                action = agent.act(obs, deterministic=True, action_mask=mask)
+            obs, r, terminated, truncated, info = env.step(action)
             returns[i] += r
             lengths[i] += 1
             done = terminated or truncated
@@ -182,12 +193,16 @@ def record_episode(
     """Frames of one greedy episode on an env made with ``render_mode="rgb_array"``, cut after
     ``max_steps`` (default :func:`episode_step_cap`)."""
     cap = episode_step_cap(env) if max_steps is None else int(max_steps)
-    obs, _ = env.reset(seed=seed)
+    obs, info = env.reset(seed=seed)
     if isinstance(agent, Planner):
         agent.attach(env)
+    n_actions = env.action_space.n if isinstance(env.action_space, gym.spaces.Discrete) else None
+    masked = agent.supports_action_masks and n_actions is not None
     frames, total, done, steps = [env.render()], 0.0, False, 0
     while not done and steps < cap:
-        obs, r, terminated, truncated, _ = env.step(agent.act(obs, deterministic=True))
+        mask = masks.single(env, info, n_actions) if masked else None
+        kwargs = {} if mask is None else {"action_mask": mask}
+        obs, r, terminated, truncated, info = env.step(agent.act(obs, deterministic=True, **kwargs))
         total += r
         steps += 1
         frames.append(env.render())

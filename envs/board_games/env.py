@@ -4,7 +4,8 @@ against a built-in opponent (``sige/TicTacToe-v0``, ``sige/ConnectFour-v0``).
 - Observation: ``Box(0, 1, (2, rows, cols), uint8)``, the agent's stones then the opponent's.
 - Action: ``Discrete(9)`` (tic-tac-toe, cell ``3 * row + col``) or ``Discrete(7)`` (a column).
 - ``info["action_mask"]``: int8, 1 for the legal actions, on reset and on every step (all zeros
-  once the game is over); ``info["agent_player"]``: 0 if the agent moves first, else 1.
+  once the game is over), and the same as booleans from ``action_masks()`` (sb3-contrib's
+  convention); ``info["agent_player"]``: 0 if the agent moves first, else 1.
 - Reward: +1 win, -1 loss, 0 draw, at the end; 0 before.
 - An illegal action (an occupied cell, a full column) ends the episode: reward -1,
   ``terminated=True`` and ``info["illegal"] = True``, as PettingZoo's classic games do with
@@ -84,6 +85,11 @@ class BoardGameEnv(gym.Env):
     def agent_player(self) -> int:
         """0 if the agent moves first in this episode, else 1."""
         return self._agent
+
+    def action_masks(self) -> np.ndarray:
+        """Which actions are legal now, as booleans: sb3-contrib's convention (MaskablePPO calls
+        it); the same as ``info["action_mask"]`` (all False once the game is over)."""
+        return self._state.legal_mask().astype(bool)
 
     def _opponent_action(self) -> int:
         legal = self._state.legal_actions()

@@ -203,6 +203,10 @@ class PowerGridEnv(gym.Env):
         """A name for a discrete action ("disconnect line 3", "split substation 4: ...")."""
         return self.actions.describe(int(action))
 
+    def action_masks(self) -> np.ndarray:
+        """:meth:`action_mask` under sb3-contrib's name (MaskablePPO calls ``action_masks``)."""
+        return self.action_mask()
+
     def action_mask(self) -> np.ndarray:
         """Which discrete actions are legal now (do nothing always is), in the table's block
         order: do nothing, disconnections, reconnections, substations, redispatch."""

@@ -141,17 +141,22 @@ def tune_args(tmp_path, *extra):
     ]
 
 
+def study_results(tmp_path):
+    """The study folder of tune_args' study, and its trials.csv rows."""
+    folder = tmp_path / "runs" / "sige_GridWorld-v0" / "q_learning" / "tune_q_learning"
+    with open(folder / "trials.csv") as fh:
+        return folder, list(csv.DictReader(fh))
+
+
 def test_a_grid_search_finds_the_step_size_of_a_deterministic_maze(tmp_path):
     """On a deterministic maze a step size of 1 makes each Q-learning update the exact Bellman
     backup of the move it saw, so it reaches the optimal policy in the fewest steps: at this
     budget only it closes the optimality gap (V* minus the greedy policy's value)."""
     pytest.importorskip("optuna")
     assert tune.main(tune_args(tmp_path, "--sampler", "grid", "--pruner", "none")) == 0
-    folder = tmp_path / "runs" / "sige_GridWorld-v0" / "q_learning" / "tune_q_learning"
+    folder, trials = study_results(tmp_path)
     best = yaml.safe_load((folder / "best.yaml").read_text())
     assert best == {"learning_rate": 1.0}
-    with open(folder / "trials.csv") as fh:
-        trials = list(csv.DictReader(fh))
     assert sorted(float(t["learning_rate"]) for t in trials) == [0.05, 0.2, 1.0]
     for t in trials:  # each trial is an ordinary run, its value the run's final evaluation
         assert t["state"] == "COMPLETE"
@@ -175,9 +180,7 @@ def test_parallel_trials_share_the_storage_and_repeat_no_grid_point(tmp_path):
     (tmp_path / "space.yaml").write_text("learning_rate: [0.05, 0.2, 0.5, 1.0]\n")
     args = tune_args(tmp_path, "--sampler", "grid", "--pruner", "none", "--jobs", "2")
     assert tune.main(args) == 0
-    folder = tmp_path / "runs" / "sige_GridWorld-v0" / "q_learning" / "tune_q_learning"
-    with open(folder / "trials.csv") as fh:
-        trials = list(csv.DictReader(fh))
+    folder, trials = study_results(tmp_path)
     assert sorted(float(t["learning_rate"]) for t in trials) == [0.05, 0.2, 0.5, 1.0]
     assert {t["state"] for t in trials} == {"COMPLETE"}
     assert len({t["run_dir"] for t in trials}) == 4
@@ -226,9 +229,7 @@ def test_the_median_pruner_stops_a_trial_behind_the_others(tmp_path):
     (tmp_path / "space.yaml").write_text("learning_rate: [1.0, 0.9, 0.01]\n")
     args = tune_args(tmp_path, "--sampler", "grid", "--seed", "3", "--eval-every", "500")
     assert tune.main(args) == 0
-    folder = tmp_path / "runs" / "sige_GridWorld-v0" / "q_learning" / "tune_q_learning"
-    with open(folder / "trials.csv") as fh:
-        trials = list(csv.DictReader(fh))
+    folder, trials = study_results(tmp_path)
     slow = next(i for i, t in enumerate(trials) if float(t["learning_rate"]) == 0.01)
     if slow < 2:
         assert [t["state"] for t in trials] == ["COMPLETE"] * 3
@@ -315,9 +316,7 @@ def test_ray_runs_two_trials_and_two_seeds_into_ordinary_run_folders(tmp_path, l
         tmp_path, "--sampler", "grid", "--pruner", "none", "--backend", "ray", "--jobs", "2"
     )
     assert tune.main(args) == 0
-    folder = tmp_path / "runs" / "sige_GridWorld-v0" / "q_learning" / "tune_q_learning"
-    with open(folder / "trials.csv") as fh:
-        trials = list(csv.DictReader(fh))
+    folder, trials = study_results(tmp_path)
     assert sorted(float(t["learning_rate"]) for t in trials) == [0.2, 1.0]
     for t in trials:
         assert t["state"] == "COMPLETE"

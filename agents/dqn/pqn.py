@@ -1,0 +1,500 @@
+"""Parallel Q-Networks, PQN (Gallici et al. 2024, "Simplifying Deep Temporal Difference Learning",
+https://arxiv.org/abs/2407.04811): Q-learning from many environments at once, with neither a
+replay buffer nor a target network.
+
+Each iteration:
+
+1. a rollout of ``rollout_steps`` vector steps in all ``num_envs`` sub-envs, actions
+   epsilon-greedy (epsilon decays linearly over ``exploration_fraction`` of training);
+2. Q(lambda) targets over the rollout, computed backwards by :func:`q_lambda` with the network
+   as it stands after the rollout;
+3. ``update_epochs`` passes over the rollout's ``rollout_steps x num_envs`` transitions, each in
+   ``num_minibatches`` shuffled minibatches, regressing ``Q(s_t, a_t)`` on the targets (squared or
+   Huber error), with RAdam or Adam, gradients clipped to ``max_grad_norm``.
+
+LayerNorm in the network is what keeps targets bootstrapped from the network being trained
+stable without a target network (the paper's analysis): the MLP has one after every hidden
+Linear; the other backbones (CNNs, sequence models) get one on the features the Q head reads,
+since their supervised/ bodies have no norm option (the paper's CNNs normalise after every layer).
+
+Not offered: a replay buffer, a target network (a rollout's targets are fixed before its updates,
+the only freezing PQN has), Double or dueling heads, n-step returns (Q(lambda) takes their place),
+and life-loss terminals.
+
+Counting follows DQN: ``num_steps`` counts environment transitions over all sub-envs. ``learn``
+runs whole iterations, so it ends at the first multiple of ``rollout_steps x num_envs`` at or
+past its budget; the iteration boundary, after each update, is the safe point.
+
+Terminated transitions do not bootstrap; truncated (time-limit) ones bootstrap from the real final
+observation: finished sub-envs are reset explicitly right after the step that ended them, with the
+final observation kept aside, so no transition crosses an episode boundary and each sub-env's
+episode can be replayed on resume (see :mod:`sige_rl.agents.common.episodes`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sige_rl.agents.common.config import ConfigError
+from sige_rl.agents.common.episodes import EpisodeLog
+from sige_rl.agents.common.flat_params import flat_trainable
+from sige_rl.agents.common.interface import (
+    Callback,
+    build_config,
+    checkpoint_meta,
+    open_checkpoint,
+    restore_counters,
+)
+from sige_rl.agents.common.schedules import Scheduled
+from sige_rl.agents.dqn.dqn import QNetwork, as_vector_env
+from sige_rl.supervised import GlobalRNGStreams, flush_denormals, resolve_device
+from sige_rl.supervised.backbones import make_backbone
+from sige_rl.supervised.checkpoint import CheckpointError, load_tensors, save_state
+from sige_rl.supervised.numpy_forward import numpy_forward
+
+
+@dataclass
+class PQNConfig:
+    gamma: float = 0.99
+    """Discount factor."""
+    q_lambda: float = 0.65
+    """Lambda of the Q(lambda) targets: 0 bootstraps after one step; 1 sums discounted rewards to
+    the episode's end, bootstrapping only where a truncation or the rollout's end cuts it."""
+    learning_rate: float = 2.5e-4
+    """Optimizer step size at the start of training."""
+    learning_rate_final: float | None = 0.0
+    """Step size at the end of training (linear decay, by default to 0 as in CleanRL's pqn.py);
+    None keeps it constant."""
+    optimizer: Literal["radam", "adam"] = "radam"
+    """RAdam (Liu et al. 2020, as the paper's code and CleanRL use) or Adam."""
+    rollout_steps: int = 128
+    """Vector steps per iteration: each sub-env contributes this many transitions to a rollout
+    (CleanRL's ``num_steps``; renamed so as not to be confused with the agent's step counter)."""
+    update_epochs: int = 4
+    """Passes over each rollout."""
+    num_minibatches: int = 4
+    """Minibatches per pass: the rollout's ``rollout_steps x num_envs`` transitions, shuffled and
+    split into this many (sizes differ by at most one)."""
+    epsilon: float = 1.0
+    """Exploration probability at the start of training."""
+    epsilon_final: float = 0.05
+    """Exploration probability after ``exploration_fraction`` of training."""
+    exploration_fraction: float = 0.5
+    """Fraction of the step budget over which epsilon decays linearly."""
+    eval_epsilon: float = 0.0
+    """Exploration kept by evaluations; 0 plays the greedy policy, as the paper's code tests."""
+    loss: Literal["mse", "huber"] = "mse"
+    """Error between ``Q(s_t, a_t)`` and its target: squared (the paper's) or Huber."""
+    max_grad_norm: float = 10.0
+    """Gradients are clipped to this global norm."""
+    reward_scale: float = 1.0
+    """Learn from ``reward_scale x r`` (the paper's code uses 0.1 on CartPole). Episode returns,
+    ``charts/episodic_return`` and evaluations keep the raw score."""
+    clip_rewards: bool = False
+    """Learn from the sign of each reward (Atari), before ``reward_scale``; scores stay raw."""
+    backbone: str = "auto"
+    """Feature extractor from sige_rl.supervised.backbones: auto (a CNN for images: nature_cnn
+    from 36x36 up, minatar_cnn below; else mlp), mlp, nature_cnn, impala_cnn, minatar_cnn,
+    mnist_cnn, vgg, resnet (image observations), lstm, gru, transformer ((T, F) observations)."""
+    net_arch: list[int] = field(default_factory=lambda: [120, 84])
+    """Hidden widths of the MLP backbone (CleanRL's pqn.py: 120, 84)."""
+    activation: str = "relu"
+    """Activation of the MLP backbone."""
+    layer_norm: bool = True
+    """LayerNorm after each hidden Linear of the MLP (before its activation), or on the features
+    of any other backbone. Without it PQN's bootstrapped targets can diverge."""
+    device: str = "auto"
+    """auto (CUDA when present), cpu or cuda."""
+
+
+def q_lambda(
+    rewards: np.ndarray,
+    next_values: np.ndarray,
+    terminated: np.ndarray,
+    truncated: np.ndarray,
+    gamma: float,
+    lam: float,
+) -> np.ndarray:
+    """Q(lambda) targets of a rollout: lambda-returns over greedy values, as the PQN paper's code
+    and CleanRL's pqn.py compute them, backwards in time.
+
+    All arguments are ``(T, N)`` arrays, row ``t`` the ``t``-th vector step of ``N`` sub-envs:
+    ``rewards[t]`` the step's rewards; ``next_values[t]`` the greedy value ``max_a Q(s', a)`` of
+    the observation ``s'`` the step led to (for a truncated step its real final observation; it
+    is not read after a termination); ``terminated[t]`` and ``truncated[t]`` whether the step
+    ended its episode, and how.
+
+    Where the episode goes on within the rollout::
+
+        G_t = r_t + gamma * (lam * G_{t+1} + (1 - lam) * next_values[t])
+
+    and where it stops (a truncation, or the rollout's last row) ``G_t = r_t + gamma *
+    next_values[t]``; after a termination ``G_t = r_t``. ``lam = 0`` gives one-step Q-learning
+    targets, ``lam = 1`` the discounted rewards to the episode's end, bootstrapped only where a
+    truncation or the rollout cuts it. Returns float32 ``(T, N)``.
+    """
+    rewards = np.asarray(rewards, dtype=np.float64)
+    next_values = np.asarray(next_values, dtype=np.float64)
+    terminated, truncated = np.asarray(terminated, bool), np.asarray(truncated, bool)
+    shapes = {a.shape for a in (rewards, next_values, terminated, truncated)}
+    if len(shapes) != 1 or rewards.ndim != 2:
+        raise ValueError(f"q_lambda needs four (T, N) arrays of one shape, got {sorted(shapes)}")
+    targets = np.empty_like(rewards)
+    following = np.zeros(rewards.shape[1])  # G_{t+1}
+    for t in reversed(range(len(rewards))):
+        goes_on = ~(terminated[t] | truncated[t]) if t + 1 < len(rewards) else False
+        mixed = lam * following + (1.0 - lam) * next_values[t]
+        ahead = np.where(goes_on, mixed, next_values[t])
+        following = targets[t] = rewards[t] + gamma * np.where(terminated[t], 0.0, ahead)
+    return targets.astype(np.float32)
+
+
+class FeatureNorm(nn.Sequential):
+    """A backbone followed by a LayerNorm over its ``out_dim`` features."""
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__(backbone, nn.LayerNorm(backbone.out_dim))
+        self.out_dim: int = backbone.out_dim
+
+
+class PQN(Scheduled):
+    """Parallel Q-learning with Q(lambda) targets; hyperparameters in :class:`PQNConfig`.
+
+    Args:
+        env: a vector env (Gymnasium's Sync or Async, a native batched env taking
+            ``options["reset_mask"]``) or a single env, with a ``Discrete`` action space.
+        seed: seeds network initialisation, exploration, minibatch shuffling and every episode's
+            reset seed.
+    """
+
+    name: ClassVar[str] = "pqn"
+    Config: ClassVar[type] = PQNConfig
+    format_version: ClassVar[int] = 1
+    supports_vector_env: ClassVar[bool] = True
+    supports_action_masks: ClassVar[bool] = False
+
+    def __init__(self, env, seed: int = 0, config: PQNConfig | None = None, **overrides: Any):
+        self.config = c = build_config(type(self), config, overrides)
+        self.env = as_vector_env(env)
+        obs_space, act_space = self.env.single_observation_space, self.env.single_action_space
+        if not isinstance(act_space, gym.spaces.Discrete):
+            raise ValueError(f"pqn needs a Discrete action space, got {act_space}")
+        self.num_envs = self.env.num_envs
+        check_config(c, self.num_envs)
+        self.n_actions = int(act_space.n)
+        self.action_start = int(act_space.start)
+        self.seed = seed
+        self.device = torch.device(resolve_device(c.device))
+
+        # Initialisation draws from torch's global generator: give it a stream of the agent's
+        # own, so building an agent leaves the caller's generator alone.
+        self.torch_rng = GlobalRNGStreams(seed)
+        with self.torch_rng:
+            self.q = self._network(obs_space).to(self.device)
+        # As in DQN: the parameters live in one buffer and their gradients in another, so
+        # clipping and the optimizer see one tensor each (RAdam's per-parameter bookkeeping in
+        # Python otherwise costs more than its arithmetic on CPU).
+        self._q_params, self._q_flat = flat_trainable(self.q)
+        self._q_flat_grad = self._q_flat.grad
+        # Acting scores one observation per sub-env per vector step: on CPU, numpy on views of
+        # these parameters is several times faster than a torch call (numpy_forward's notes);
+        # None (a CNN, a GPU) leaves acting to torch.
+        self._numpy_scores = (
+            numpy_forward(self.q.backbone, self.q.head) if self.device.type == "cpu" else None
+        )
+        if c.optimizer == "radam":
+            self.optimizer = torch.optim.RAdam([self._q_flat], lr=c.learning_rate, foreach=False)
+        else:
+            self.optimizer = torch.optim.Adam([self._q_flat], lr=c.learning_rate, fused=True)
+
+        self.rng = np.random.default_rng(seed)
+        self.episodes = EpisodeLog(self.num_envs)
+        # Another number after loading a checkpoint trained with other envs: the network acts,
+        # but the sub-envs' episodes could not be restored for training on.
+        self.trained_num_envs = self.num_envs
+        self.obs: np.ndarray | None = None
+        self.episode_returns = np.zeros(self.num_envs)
+        self.episode_lengths = np.zeros(self.num_envs, dtype=np.int64)
+        self.num_steps = 0
+        self.num_updates = 0
+        self.num_episodes = 0
+        self.total_steps = 0
+        self.schedule_steps = None
+
+        # The rollout, overwritten each iteration (never saved: checkpoints fall between them).
+        T, N = c.rollout_steps, self.num_envs
+        self._obs = np.zeros((T, N, *obs_space.shape), dtype=obs_space.dtype)
+        self._actions = np.zeros((T, N), dtype=np.int64)
+        self._rewards = np.zeros((T, N), dtype=np.float32)
+        self._terminated = np.zeros((T, N), dtype=bool)
+        self._truncated = np.zeros((T, N), dtype=bool)
+
+    @property
+    def eval_epsilon(self) -> float:
+        return self.config.eval_epsilon
+
+    def _network(self, obs_space: gym.Space) -> QNetwork:
+        c = self.config
+        is_mlp = c.backbone == "mlp" or (
+            c.backbone == "auto" and len(getattr(obs_space, "shape", ()) or ()) != 3
+        )
+        if is_mlp:
+            norm = "layer" if c.layer_norm else None
+            kw = {"hidden": tuple(c.net_arch), "activation": c.activation, "norm": norm}
+            backbone = make_backbone(c.backbone, obs_space, **kw)
+        else:  # the other backbones take their defaults and have no norm of their own
+            backbone = make_backbone(c.backbone, obs_space)
+            if c.layer_norm:
+                backbone = FeatureNorm(backbone)
+        return QNetwork(backbone, self.n_actions, dueling=False)
+
+    # -- acting ---------------------------------------------------------------------------------
+    def _tensor(self, obs: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(obs), device=self.device)
+
+    def greedy(self, obs: np.ndarray) -> np.ndarray:
+        """Greedy actions for a batch of observations."""
+        if self._numpy_scores is not None:
+            return self._numpy_scores(np.asarray(obs)).argmax(axis=1) + self.action_start
+        with torch.no_grad():
+            return self.q.greedy(self._tensor(obs)).cpu().numpy() + self.action_start
+
+    def _epsilon_greedy(self, obs: np.ndarray, epsilon: float, rng: np.random.Generator):
+        n = len(obs)
+        explore = rng.random(n) < epsilon
+        actions = rng.integers(self.n_actions, size=n) + self.action_start
+        if not explore.all():
+            actions = np.where(explore, actions, self.greedy(obs))
+        return actions
+
+    def act(self, obs: Any, deterministic: bool = True) -> Any:
+        """Action for one observation or a batch: ``deterministic`` gives the greedy action (no
+        randomness); otherwise epsilon-greedy with the current training epsilon, drawn from the
+        agent's generator. Evaluations add ``eval_epsilon`` themselves (``evaluate``)."""
+        single = np.ndim(obs) == len(self.env.single_observation_space.shape)
+        batch = np.asarray(obs)[None] if single else np.asarray(obs)
+        if deterministic:
+            actions = self.greedy(batch)
+        else:
+            actions = self._epsilon_greedy(batch, self.epsilon, self.rng)
+        return int(actions[0]) if single else actions
+
+    # -- learning -------------------------------------------------------------------------------
+    @flush_denormals()
+    def learn(self, total_steps: int, run: Any = None, callback: Callback | None = None):
+        """Train whole iterations (rollout, targets, updates) until ``num_steps`` reaches
+        ``total_steps`` or ``callback.at_safe_point`` returns False (it is asked before each
+        iteration). Returns ``self``."""
+        if self.trained_num_envs != self.num_envs:
+            raise CheckpointError(
+                f"this agent was loaded from a checkpoint trained with {self.trained_num_envs} "
+                f"envs onto {self.num_envs}: it can act and be evaluated, but training on needs "
+                f"the episodes of {self.trained_num_envs} envs; load it with as many"
+            )
+        self.total_steps = int(total_steps)
+        self.start_schedule(total_steps)
+        callback = callback or Callback()
+        if self.obs is None:
+            self.obs, _ = self.episodes.reset(self.env, self.rng)
+        with self.torch_rng:
+            while self.num_steps < self.total_steps and callback.at_safe_point(self):
+                start, steps_before = time.perf_counter(), self.num_steps
+                learning_rate = self.learning_rate  # CleanRL's: set before the rollout
+                finals = self._rollout(run, callback)
+                n = self.config.rollout_steps * self.num_envs
+                obs = self._tensor(self._obs.reshape(n, *self._obs.shape[2:]))  # one copy
+                stats = self._update(obs, self._targets(obs, finals), learning_rate)
+                if run is not None:
+                    sps = (self.num_steps - steps_before) / (time.perf_counter() - start)
+                    stats |= {
+                        "charts/SPS": sps,
+                        "charts/epsilon": self.epsilon,
+                        "charts/learning_rate": learning_rate,
+                    }
+                    run.log_scalars(stats, self.num_steps)
+        return self
+
+    def _rollout(self, run: Any, callback: Callback) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """Fill the rollout arrays; return ``(t, envs, final observations)`` for the truncated
+        sub-envs of each step that had any."""
+        c, env = self.config, self.env
+        finals = []
+        for t in range(c.rollout_steps):
+            self._obs[t] = self.obs
+            actions = self._epsilon_greedy(self.obs, self.epsilon, self.rng)
+            next_obs, rewards, terminated, truncated, _ = env.step(actions)
+            self.episodes.record(actions)
+            learned = np.sign(rewards) if c.clip_rewards else rewards
+            self._actions[t] = actions - self.action_start
+            self._rewards[t] = c.reward_scale * learned
+            self._terminated[t], self._truncated[t] = terminated, truncated
+            self.num_steps += self.num_envs
+            self.episode_returns += rewards
+            self.episode_lengths += 1
+            done = terminated | truncated
+            if done.any():
+                cut = np.flatnonzero(truncated & ~terminated)
+                if len(cut):
+                    finals.append((t, cut, np.array(next_obs[cut])))
+                for i in np.flatnonzero(done):
+                    self._finish_episode(i, run, callback)
+                reset_obs, _ = self.episodes.reset(env, self.rng, done)
+                done_rows = done.reshape(done.shape + (1,) * (next_obs.ndim - 1))
+                next_obs = np.where(done_rows, reset_obs, next_obs)
+            self.obs = next_obs
+            callback.on_step(self)
+        return finals
+
+    def _finish_episode(self, i: int, run: Any, callback: Callback) -> None:
+        ret, length = float(self.episode_returns[i]), int(self.episode_lengths[i])
+        self.episode_returns[i] = 0.0
+        self.episode_lengths[i] = 0
+        self.num_episodes += 1
+        callback.on_episode(self, ret, length)
+        if run is not None:
+            run.log_scalars(
+                {"charts/episodic_return": ret, "charts/episodic_length": length}, self.num_steps
+            )
+
+    @torch.no_grad()
+    def _greedy_values(self, obs: torch.Tensor) -> np.ndarray:
+        """``max_a Q(obs, a)`` for a batch, in pieces of a minibatch's size (bounded memory)."""
+        piece = max(1, -(-self.config.rollout_steps * self.num_envs // self.config.num_minibatches))
+        values = [self.q(part).max(dim=1).values for part in torch.split(obs, piece)]
+        return torch.cat(values).cpu().numpy()
+
+    def _targets(self, obs: torch.Tensor, finals: list) -> np.ndarray:
+        """The Q(lambda) targets of the rollout whose observations ``obs`` holds (flat), as
+        ``(rollout_steps, num_envs)``; ``finals`` as :meth:`_rollout` returns them."""
+        c, N = self.config, self.num_envs
+        following = self._greedy_values(self._tensor(self.obs))
+        next_values = np.concatenate([self._greedy_values(obs)[N:], following]).reshape(-1, N)
+        # Where a step ended its episode, next_values holds the reset's first observation: the
+        # final one's value replaces it after a truncation; a termination does not read it.
+        if finals:
+            final_values = self._greedy_values(self._tensor(np.concatenate([f[2] for f in finals])))
+            rows = np.concatenate([np.full(len(f[1]), f[0]) for f in finals])
+            cols = np.concatenate([f[1] for f in finals])
+            next_values[rows, cols] = final_values
+        return q_lambda(
+            self._rewards, next_values, self._terminated, self._truncated, c.gamma, c.q_lambda
+        )
+
+    def _update(
+        self, obs: torch.Tensor, targets: np.ndarray, learning_rate: float
+    ) -> dict[str, float]:
+        """``update_epochs`` shuffled passes of minibatch steps over the rollout (``obs`` flat)."""
+        c, n = self.config, len(obs)
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate
+        actions = torch.as_tensor(self._actions.reshape(n, 1), device=self.device)
+        goals = torch.as_tensor(targets.reshape(n), device=self.device)
+        loss_sum = q_sum = torch.zeros((), device=self.device)
+        for _ in range(c.update_epochs):
+            # One gather per pass; its minibatches are then slices (views) of the shuffled rows.
+            rows = torch.as_tensor(self.rng.permutation(n), device=self.device)
+            pieces = (torch.tensor_split(x[rows], c.num_minibatches) for x in (obs, actions, goals))
+            for mb_obs, mb_actions, mb_goals in zip(*pieces, strict=True):
+                q = self.q(mb_obs).gather(1, mb_actions).squeeze(1)
+                if c.loss == "huber":
+                    loss = F.smooth_l1_loss(q, mb_goals)
+                else:
+                    loss = F.mse_loss(q, mb_goals)
+                self._q_flat_grad.zero_()  # backward accumulates into its views
+                loss.backward()
+                nn.utils.clip_grad_norm_([self._q_flat], c.max_grad_norm, foreach=True)
+                self.optimizer.step()
+                self.num_updates += 1
+                loss_sum = loss_sum + loss.detach()
+                q_sum = q_sum + q.detach().mean()
+        steps = c.update_epochs * c.num_minibatches
+        return {"losses/td_loss": float(loss_sum) / steps, "losses/q_values": float(q_sum) / steps}
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save(self, path: Any) -> None:
+        """Everything a resume needs: network, optimizer, generators and the episode log that
+        rebuilds each sub-env's state (``meta.json``, ``arrays.npz``, ``tensors.pt``)."""
+        meta = checkpoint_meta(
+            self,
+            num_envs=self.num_envs,
+            num_updates=self.num_updates,
+            rng=self.rng.bit_generator.state,
+            started=self.obs is not None,
+        )
+        arrays = {
+            **self.episodes.state_arrays(),
+            "episode_returns": self.episode_returns,
+            "episode_lengths_now": self.episode_lengths,
+        }
+        tensors = {
+            "q": self.q.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "torch_rng": self.torch_rng.state_dict()["torch"],
+        }
+        save_state(path, meta, arrays, tensors)
+
+    @classmethod
+    def load(cls, path: Any, env, **overrides: Any) -> PQN:
+        """Rebuild a saved agent on ``env``. With as many envs as it trained with, training goes
+        on exactly: sub-envs are brought back to their saved states by replaying their episodes.
+        With another number (one env, to evaluate) the agent acts, but cannot train on."""
+        meta, arrays, config = open_checkpoint(cls, path, overrides)
+        tensors = load_tensors(path)
+        try:
+            agent = cls(env, seed=int(meta["seed"]), config=config)
+            agent.q.load_state_dict(tensors["q"])
+            agent.optimizer.load_state_dict(tensors["optimizer"])
+            agent.torch_rng.load_state_dict({"torch": tensors["torch_rng"]})
+            restore_counters(agent, meta)
+            agent.num_updates = int(meta["num_updates"])
+            agent.rng.bit_generator.state = meta["rng"]
+            agent.trained_num_envs = int(meta["num_envs"])
+        except (KeyError, TypeError, ConfigError, RuntimeError, ValueError) as e:
+            raise CheckpointError(f"{path} does not fit this env or agent: {e}") from e
+        if agent.trained_num_envs != agent.num_envs or not meta["started"]:
+            return agent
+        try:
+            agent.episodes.load_arrays(arrays)
+            agent.episode_returns[:] = arrays["episode_returns"]
+            agent.episode_lengths[:] = arrays["episode_lengths_now"]
+        except (KeyError, ValueError) as e:
+            raise CheckpointError(f"{path}: episode state does not fit: {e}") from e
+        agent.obs = agent.episodes.restore(agent.env)
+        return agent
+
+
+def check_config(c: PQNConfig, num_envs: int) -> None:
+    """Refuse, when the agent is built, a configuration that would fail or do nothing mid-run."""
+    problems = []
+    for name in ("rollout_steps", "update_epochs", "num_minibatches"):
+        if getattr(c, name) < 1:
+            problems.append(f"{name} must be >= 1, got {getattr(c, name)}")
+    batch = c.rollout_steps * num_envs
+    if c.rollout_steps >= 1 and c.num_minibatches > batch:
+        problems.append(
+            f"num_minibatches must be <= rollout_steps x num_envs = {c.rollout_steps} x "
+            f"{num_envs} = {batch}, the transitions of a rollout; got {c.num_minibatches}"
+        )
+    for name in ("learning_rate", "max_grad_norm", "reward_scale"):
+        if not getattr(c, name) > 0:
+            problems.append(f"{name} must be > 0, got {getattr(c, name)}")
+    if c.learning_rate_final is not None and c.learning_rate_final < 0:
+        problems.append(f"learning_rate_final must be >= 0, got {c.learning_rate_final}")
+    fractions = (
+        "gamma", "q_lambda", "epsilon", "epsilon_final", "exploration_fraction", "eval_epsilon",
+    )  # fmt: skip
+    for name in fractions:
+        if not 0.0 <= getattr(c, name) <= 1.0:
+            problems.append(f"{name} must lie in [0, 1], got {getattr(c, name)}")
+    if any(w < 1 for w in c.net_arch):
+        problems.append(f"net_arch widths must be >= 1, got {c.net_arch}")
+    if problems:
+        raise ConfigError("invalid pqn configuration: " + "; ".join(problems))

@@ -1,0 +1,175 @@
+"""Action masks: where they come from, a legal draw, the bootstrapped max over legal actions on a
+hand-computed transition, replay keeping the next state's mask, and DQN never choosing a masked
+action in training or in evaluation on tic-tac-toe (where an illegal move ends the game, so the
+env itself counts them)."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import sige_rl.envs  # noqa: F401  (registers the sige/ ids)
+from sige_rl import agents
+from sige_rl.agents.common import masks
+from sige_rl.agents.common.interface import Callback
+from sige_rl.agents.common.replay import ReplayBuffer
+from sige_rl.agents.dqn.dqn import DQN
+from sige_rl.agents.training.evaluation import evaluate
+
+
+class CountIllegal(gym.Wrapper):
+    """Counts the moves the game itself called illegal (``info["illegal"]``)."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.illegal = 0
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.illegal += bool(info.get("illegal", False))
+        return obs, reward, terminated, truncated, info
+
+
+def tictactoe():
+    return CountIllegal(gym.make("sige/TicTacToe-v0"))
+
+
+def small(**extra):
+    return dict(learning_starts=100, buffer_size=2000, batch_size=16, net_arch=[32], **extra)
+
+
+# -- the helpers --------------------------------------------------------------------------------
+def test_a_mask_comes_from_the_info_else_from_the_method():
+    info = {"action_mask": np.array([[1, 0, 1], [0, 0, 0]], np.int8)}
+    info["_action_mask"] = np.array([True, False])  # the second sub-env reported none
+    np.testing.assert_array_equal(
+        masks.from_info(info, 2, 3), [[True, False, True], [True, True, True]]
+    )
+    assert masks.from_info({}, 2, 3) is None
+    env = gym.make_vec("sige/TicTacToe-v0", num_envs=2, vectorization_mode="sync")
+    env.reset(seed=0)
+    np.testing.assert_array_equal(masks.current(env, {}, 2, 9), np.ones((2, 9), bool))
+    assert (
+        masks.from_method(gym.make_vec("CartPole-v1", 2, vectorization_mode="sync"), 2, 2) is None
+    )
+
+
+def test_random_legal_draws_only_and_evenly_among_the_legal_actions():
+    mask = np.array([[False, True, False, True], [False, False, False, False]])
+    rng = np.random.default_rng(0)
+    draws = np.stack([masks.random_legal(mask, rng) for _ in range(4000)])
+    assert set(draws[:, 0]) == {1, 3}
+    assert abs((draws[:, 0] == 1).mean() - 0.5) < 0.03
+    assert set(draws[:, 1]) == {0, 1, 2, 3}  # nothing legal: every action (the game is over)
+
+
+def test_masked_max_of_a_hand_case():
+    values = torch.tensor([[5.0, 1.0, 3.0], [2.0, 9.0, -4.0], [7.0, 8.0, 9.0]])
+    mask = torch.tensor([[False, True, True], [True, False, True], [False, False, False]])
+    # legal maxima by hand: max(1, 3) = 3, max(2, -4) = 2, and 0 for a row with nothing legal
+    assert masks.masked_max(values, mask).tolist() == [3.0, 2.0, 0.0]
+    scores = masks.masked_scores(values.numpy(), mask.numpy())
+    assert scores.argmax(axis=1).tolist() == [2, 0, 2]  # the empty row: every action allowed
+
+
+# -- the bootstrapped max -----------------------------------------------------------------------
+@pytest.mark.parametrize("double", [False, True])
+def test_the_target_bootstraps_from_the_best_legal_action_only(double):
+    """One transition by hand: reward 0.5, discount 0.9, the next state's legal actions {1, 4,
+    6}; the target is 0.5 + 0.9 * Q_target(s', a*) with a* the best legal action (of the target
+    net, or with Double DQN of the online net), never an illegal one even when it scores more."""
+    agent = DQN(gym.make("sige/TicTacToe-v0"), seed=3, **small(double=double))
+    next_obs = torch.zeros((1, 2, 3, 3))
+    next_obs[0, 0, 0, 0] = 1  # some position
+    legal = [1, 4, 6]
+    mask = np.zeros((1, 9), bool)
+    mask[0, legal] = True
+    with torch.no_grad():
+        q_target = agent.target(next_obs)[0].tolist()
+        q_online = agent.q(next_obs)[0].tolist()
+    chooser = q_online if double else q_target
+    best = max(legal, key=lambda a: chooser[a])
+    expected = 0.5 + 0.9 * q_target[best]
+    target = agent.td_target(np.array([0.5]), np.array([0.9]), next_obs, mask)
+    assert target.item() == pytest.approx(expected, abs=1e-6)
+    # the unmasked target differs wherever an illegal action scores best
+    illegal_best = max(range(9), key=lambda a: chooser[a]) not in legal
+    unmasked = agent.td_target(np.array([0.5]), np.array([0.9]), next_obs).item()
+    assert (unmasked != pytest.approx(expected, abs=1e-6)) == illegal_best
+
+
+# -- replay -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("n_step", [1, 3])
+def test_replay_keeps_the_mask_of_the_next_observation(n_step):
+    """Observation k is the number k, and its mask allows action k % 4 only: every sampled
+    transition's mask must be its next_obs's, n steps later, and at the episode's end."""
+    buf = ReplayBuffer(100, (1,), np.float32, num_envs=2, n_step=n_step, mask_actions=4)
+    for t in range(30):
+        obs = np.array([[t], [100 + t]], np.float32)
+        nxt = obs + 1
+        mask = np.zeros((2, 4), bool)
+        mask[[0, 1], (nxt[:, 0] % 4).astype(int)] = True
+        ended = np.array([t % 7 == 6, False])
+        buf.add(obs, np.zeros(2, np.int64), np.ones(2), nxt, ended, np.zeros(2, bool), mask)
+    batch = buf.sample(40, np.random.default_rng(0))
+    expected = np.zeros((40, 4), bool)
+    expected[np.arange(40), (batch.next_obs[:, 0] % 4).astype(int)] = True
+    np.testing.assert_array_equal(batch.next_masks, expected)
+    state = buf.state_dict()
+    again = ReplayBuffer(100, (1,), np.float32, num_envs=2, n_step=n_step, mask_actions=4)
+    again.load_state_dict(state)
+    np.testing.assert_array_equal(again.next_masks, buf.next_masks)
+    with pytest.raises(ValueError, match="missing"):
+        ReplayBuffer(100, (1,), np.float32, num_envs=2, n_step=n_step).load_state_dict(state)
+    with pytest.raises(ValueError, match="needs next_masks"):
+        buf.add(obs, np.zeros(2, np.int64), np.ones(2), nxt, ended, np.zeros(2, bool))
+
+
+# -- DQN in training and in evaluation ----------------------------------------------------------
+def test_dqn_never_chooses_a_masked_action_in_training_or_evaluation():
+    env = tictactoe()
+    agent = agents.make("dqn", env, seed=0, **small())
+    agent.learn(1500)  # epsilon starts at 1: mostly random moves
+    assert agent.masked and env.illegal == 0 and agent.num_episodes > 100
+    evaluation_env = tictactoe()
+    result = evaluate(agent, evaluation_env, 60, seed=1, epsilon=0.2)  # greedy and random moves
+    assert evaluation_env.illegal == 0 and len(result.returns) == 60
+
+
+def test_without_masks_the_same_checks_fail():
+    """The switch off: the same training makes illegal moves, and an untrained greedy network
+    plays an occupied cell in evaluation (what the test above would catch)."""
+    env = tictactoe()
+    agent = agents.make("dqn", env, seed=0, **small(action_masks=False))
+    agent.learn(1500)
+    assert not agent.masked and env.illegal > 50
+    fresh = agents.make("dqn", gym.make("sige/TicTacToe-v0"), seed=0, **small(action_masks=False))
+    evaluation_env = tictactoe()
+    evaluate(fresh, evaluation_env, 20, seed=1, epsilon=0.5)
+    assert evaluation_env.illegal > 0
+
+
+class StopAt(Callback):
+    def __init__(self, step):
+        self.step = step
+
+    def at_safe_point(self, agent):
+        return agent.num_steps < self.step
+
+
+def test_a_masked_dqn_resumes_exactly(tmp_path):
+    def vec():
+        return gym.make_vec("sige/TicTacToe-v0", num_envs=2, vectorization_mode="sync")
+
+    config = small(n_step=3, double=True)
+    straight = DQN(vec(), seed=5, **config).learn(900)
+    first = DQN(vec(), seed=5, **config)
+    first.learn(900, callback=StopAt(451))
+    first.save(tmp_path / "ck")
+    resumed = agents.load(tmp_path / "ck", env=vec())
+    assert resumed.masked
+    np.testing.assert_array_equal(resumed.mask, first.mask)
+    resumed.learn(900)
+    for a, b in zip(resumed.q.parameters(), straight.q.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    np.testing.assert_array_equal(resumed.buffer.next_masks, straight.buffer.next_masks)
