@@ -45,6 +45,7 @@ from sige_rl.agents.common.interface import (
 from sige_rl.agents.common.replay import ReplayBuffer
 from sige_rl.agents.common.schedules import Scheduled, linear
 from sige_rl.agents.common.vector import ARRAY_SPACES, OneEnvVector
+from sige_rl.agents.dqn.acting import QActing
 from sige_rl.supervised import GlobalRNGStreams, flush_denormals, resolve_device
 from sige_rl.supervised.backbones import make_backbone
 from sige_rl.supervised.checkpoint import CheckpointError, load_tensors, save_state
@@ -168,7 +169,7 @@ def as_vector_env(env: gym.Env | gym.vector.VectorEnv) -> gym.vector.VectorEnv:
     return gym.vector.SyncVectorEnv([lambda: env])
 
 
-class DQN(Scheduled):
+class DQN(QActing, Scheduled):
     """DQN and its extensions; hyperparameters in :class:`DQNConfig`.
 
     Args:
@@ -312,58 +313,6 @@ class DQN(Scheduled):
     @property
     def beta(self) -> float:
         return linear(self.config.per_beta, self.config.per_beta_final, self.progress)
-
-    # -- acting ---------------------------------------------------------------------------------
-    def _tensor(self, obs: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(obs), device=self.device)
-
-    def greedy(self, obs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        """Greedy actions for a batch of observations (``QNetwork.greedy``), over the actions
-        that ``mask`` (one row per observation) allows when given."""
-        if mask is None and self._numpy_scores is not None:
-            return self._numpy_scores(np.asarray(obs)).argmax(axis=1) + self.action_start
-        if mask is None:
-            with torch.no_grad():
-                return self.q.greedy(self._tensor(obs)).cpu().numpy() + self.action_start
-        if self._numpy_scores is not None:
-            scores = self._numpy_scores(np.asarray(obs))
-        else:
-            with torch.no_grad():
-                scores = self.q(self._tensor(obs)).cpu().numpy()
-        return masks.masked_scores(scores, mask).argmax(axis=1) + self.action_start
-
-    def _epsilon_greedy(
-        self,
-        obs: np.ndarray,
-        epsilon: float,
-        rng: np.random.Generator,
-        mask: np.ndarray | None = None,
-    ):
-        n = len(obs)
-        explore = rng.random(n) < epsilon
-        if mask is None:
-            actions = rng.integers(self.n_actions, size=n) + self.action_start
-        else:
-            actions = masks.random_legal(mask, rng) + self.action_start
-        if not explore.all():
-            actions = np.where(explore, actions, self.greedy(obs, mask))
-        return actions
-
-    def act(self, obs: Any, deterministic: bool = True, action_mask: Any = None) -> Any:
-        """Action for one observation or a batch: ``deterministic`` gives the greedy action (no
-        randomness); otherwise epsilon-greedy with the current training epsilon, drawn from the
-        agent's generator. ``action_mask`` (bools, one row per observation) limits both to the
-        legal actions. Evaluations add ``eval_epsilon`` themselves (``evaluate``)."""
-        single = np.ndim(obs) == len(self.env.single_observation_space.shape)
-        batch = np.asarray(obs)[None] if single else np.asarray(obs)
-        mask = None
-        if action_mask is not None:
-            mask = np.asarray(action_mask, bool).reshape(len(batch), self.n_actions)
-        if deterministic:
-            actions = self.greedy(batch, mask)
-        else:
-            actions = self._epsilon_greedy(batch, self.epsilon, self.rng, mask)
-        return int(actions[0]) if single else actions
 
     # -- learning -------------------------------------------------------------------------------
     @flush_denormals()

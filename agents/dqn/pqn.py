@@ -54,6 +54,7 @@ from sige_rl.agents.common.interface import (
     restore_counters,
 )
 from sige_rl.agents.common.schedules import Scheduled
+from sige_rl.agents.dqn.acting import QActing
 from sige_rl.agents.dqn.dqn import QNetwork, as_vector_env
 from sige_rl.supervised import GlobalRNGStreams, flush_denormals, resolve_device
 from sige_rl.supervised.backbones import make_backbone
@@ -165,7 +166,7 @@ class FeatureNorm(nn.Sequential):
         self.out_dim: int = backbone.out_dim
 
 
-class PQN(Scheduled):
+class PQN(QActing, Scheduled):
     """Parallel Q-learning with Q(lambda) targets; hyperparameters in :class:`PQNConfig`.
 
     Args:
@@ -255,37 +256,6 @@ class PQN(Scheduled):
             if c.layer_norm:
                 backbone = FeatureNorm(backbone)
         return QNetwork(backbone, self.n_actions, dueling=False)
-
-    # -- acting ---------------------------------------------------------------------------------
-    def _tensor(self, obs: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(obs), device=self.device)
-
-    def greedy(self, obs: np.ndarray) -> np.ndarray:
-        """Greedy actions for a batch of observations."""
-        if self._numpy_scores is not None:
-            return self._numpy_scores(np.asarray(obs)).argmax(axis=1) + self.action_start
-        with torch.no_grad():
-            return self.q.greedy(self._tensor(obs)).cpu().numpy() + self.action_start
-
-    def _epsilon_greedy(self, obs: np.ndarray, epsilon: float, rng: np.random.Generator):
-        n = len(obs)
-        explore = rng.random(n) < epsilon
-        actions = rng.integers(self.n_actions, size=n) + self.action_start
-        if not explore.all():
-            actions = np.where(explore, actions, self.greedy(obs))
-        return actions
-
-    def act(self, obs: Any, deterministic: bool = True) -> Any:
-        """Action for one observation or a batch: ``deterministic`` gives the greedy action (no
-        randomness); otherwise epsilon-greedy with the current training epsilon, drawn from the
-        agent's generator. Evaluations add ``eval_epsilon`` themselves (``evaluate``)."""
-        single = np.ndim(obs) == len(self.env.single_observation_space.shape)
-        batch = np.asarray(obs)[None] if single else np.asarray(obs)
-        if deterministic:
-            actions = self.greedy(batch)
-        else:
-            actions = self._epsilon_greedy(batch, self.epsilon, self.rng)
-        return int(actions[0]) if single else actions
 
     # -- learning -------------------------------------------------------------------------------
     @flush_denormals()
