@@ -377,6 +377,22 @@ def curves(run: RunFolder, table: str | None = None) -> dict[str, tuple[np.ndarr
     return out
 
 
+def align_curves(points: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Curves of several runs on one x: the x values they share (seeds of one configuration
+    evaluate at the same steps; a run cut short shortens them all), or, where they share none,
+    the shortest curve's x within the range they all cover, each curve interpolated there.
+    Returns ``(x, values)`` with ``values`` of shape ``(runs, points)``."""
+    shared = points[0][0]
+    for x, _ in points[1:]:
+        shared = np.intersect1d(shared, x)
+    if shared.size == 0:
+        low = max(x.min() for x, _ in points)
+        high = min(x.max() for x, _ in points)
+        shortest = min((x for x, _ in points), key=len)
+        shared = shortest[(shortest >= low) & (shortest <= high)]
+    return shared, np.stack([np.interp(shared, x, y) for x, y in points])
+
+
 def relative_names(runs: Sequence[RunFolder]) -> list[str]:
     """Each run's folder relative to the folder that holds them all (its own name for a lone
     run), with ``/`` separators."""

@@ -1,9 +1,11 @@
-"""How the Q-learning agents of this folder act (DQN and PQN): greedy and epsilon-greedy actions
-from a Q network, for one observation or a batch, over the legal actions when a mask is given.
+"""How the Q-learning agents of this folder act in their vector envs (DQN and PQN): greedy and
+epsilon-greedy actions from a Q network, for one observation or a batch, over the legal actions
+when a mask is given; and the bookkeeping of an episode that ends.
 
 A class using :class:`QActing` has ``q`` (a ``QNetwork``), ``env`` (a vector env), ``device``,
-``n_actions``, ``action_start`` (the Discrete space's ``start``), ``epsilon``, ``rng`` and
-``_numpy_scores`` (a numpy copy of the forward pass for CPU acting, or None).
+``n_actions``, ``action_start`` (the Discrete space's ``start``), ``epsilon``, ``rng``,
+``_numpy_scores`` (a numpy copy of the forward pass for CPU acting, or None), the per-sub-env
+``episode_returns`` and ``episode_lengths``, and the counters ``num_episodes``, ``num_steps``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from sige_rl.agents.common import masks
 
 
 class QActing:
-    """Greedy, epsilon-greedy and ``act`` for an agent with a Q network."""
+    """Greedy, epsilon-greedy and ``act`` for an agent with a Q network, and the end of a
+    sub-env's episode."""
 
     def _tensor(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.asarray(obs), device=self.device)
@@ -69,3 +72,16 @@ class QActing:
         else:
             actions = self._epsilon_greedy(batch, self.epsilon, self.rng, mask)
         return int(actions[0]) if single else actions
+
+    def _finish_episode(self, i: int, run: Any, callback: Any) -> None:
+        """Sub-env ``i``'s episode ended: count it, tell the callback, log its return and length,
+        and start its totals again."""
+        ret, length = float(self.episode_returns[i]), int(self.episode_lengths[i])
+        self.episode_returns[i] = 0.0
+        self.episode_lengths[i] = 0
+        self.num_episodes += 1
+        callback.on_episode(self, ret, length)
+        if run is not None:
+            run.log_scalars(
+                {"charts/episodic_return": ret, "charts/episodic_length": length}, self.num_steps
+            )

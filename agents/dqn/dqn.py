@@ -412,17 +412,6 @@ class DQN(QActing, Scheduled):
             )
         return np.asarray(info["lives"], dtype=np.int64)
 
-    def _finish_episode(self, i: int, run: Any, callback: Callback) -> None:
-        ret, length = float(self.episode_returns[i]), int(self.episode_lengths[i])
-        self.episode_returns[i] = 0.0
-        self.episode_lengths[i] = 0
-        self.num_episodes += 1
-        callback.on_episode(self, ret, length)
-        if run is not None:
-            run.log_scalars(
-                {"charts/episodic_return": ret, "charts/episodic_length": length}, self.num_steps
-            )
-
     def _train(self) -> dict[str, float]:
         c = self.config
         self._catch_up_target()

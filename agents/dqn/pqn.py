@@ -323,17 +323,6 @@ class PQN(QActing, Scheduled):
             callback.on_step(self)
         return finals
 
-    def _finish_episode(self, i: int, run: Any, callback: Callback) -> None:
-        ret, length = float(self.episode_returns[i]), int(self.episode_lengths[i])
-        self.episode_returns[i] = 0.0
-        self.episode_lengths[i] = 0
-        self.num_episodes += 1
-        callback.on_episode(self, ret, length)
-        if run is not None:
-            run.log_scalars(
-                {"charts/episodic_return": ret, "charts/episodic_length": length}, self.num_steps
-            )
-
     @torch.no_grad()
     def _greedy_values(self, obs: torch.Tensor) -> np.ndarray:
         """``max_a Q(obs, a)`` for a batch, in pieces of a minibatch's size (bounded memory)."""

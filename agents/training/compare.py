@@ -33,6 +33,7 @@ import numpy as np
 from sige_rl.supervised import stats
 from sige_rl.supervised.runs import (
     RunFolder,
+    align_curves,
     config_differences,
     configuration,
     curves,
@@ -309,22 +310,6 @@ def safe_name(text: str) -> str:
     return SAFE_RE.sub("_", text).strip("_") or "_"
 
 
-def align(points: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Curves of several runs on one x: the x values they share (seeds of one configuration
-    evaluate at the same steps; a run cut short shortens them all), or, where they share none,
-    the shortest curve's x within the range they all cover, each curve interpolated there.
-    Returns ``(x, values)`` with ``values`` of shape ``(runs, points)``."""
-    shared = points[0][0]
-    for x, _ in points[1:]:
-        shared = np.intersect1d(shared, x)
-    if shared.size == 0:
-        low = max(x.min() for x, _ in points)
-        high = min(x.max() for x, _ in points)
-        shortest = min((x for x, _ in points), key=len)
-        shared = shortest[(shortest >= low) & (shortest <= high)]
-    return shared, np.stack([np.interp(shared, x, y) for x, y in points])
-
-
 def plot_curves(configs: Sequence[Config], metrics: Sequence[str], out: Path) -> list[Path]:
     """One PNG per group and metric with a curve per configuration; returns the files."""
     from sige_rl.supervised.plots import learning_curves
@@ -338,7 +323,7 @@ def plot_curves(configs: Sequence[Config], metrics: Sequence[str], out: Path) ->
                 points = [curve[metric] for curve in c.curves if metric in curve]
                 points = [(x, y) for x, y in points if x.size]
                 if points:
-                    x, values = align(points)
+                    x, values = align_curves(points)
                     if x.size:
                         lines[c.label] = (x, values)
             if not lines:

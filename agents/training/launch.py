@@ -71,7 +71,7 @@ def run_jobs(
 
     def forward(signum, frame):
         stop.append(signum)
-        for proc, _, _ in running.values():
+        for proc, *_ in running.values():
             if proc.poll() is None:
                 proc.send_signal(signum)
 
@@ -91,15 +91,14 @@ def run_jobs(
                     env=env,
                     start_new_session=True,
                 )
-                running[job.key] = (proc, out, time.perf_counter())
+                running[job.key] = (proc, out, time.perf_counter(), job)
             time.sleep(POLL_S)
-            for key, (proc, out, started) in list(running.items()):
+            for key, (proc, out, started, job) in list(running.items()):
                 if proc.poll() is not None:
                     out.close()
                     del running[key]
                     codes[key] = proc.returncode
                     if on_done is not None:
-                        job = next(j for j in jobs if j.key == key)
                         on_done(job, proc.returncode, time.perf_counter() - started)
     finally:
         for s, h in handlers.items():

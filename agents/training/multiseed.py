@@ -253,28 +253,16 @@ def _is_score(key: str, value: Any) -> bool:
 
 def _plot(group: Path, spec: dict[str, Any], seeds: list[int]) -> str | None:
     """curves.png: the seeds' evaluation curves, mean and band (None without matplotlib)."""
-    import numpy as np
-
-    from sige_rl.supervised import plots
+    from sige_rl.supervised import plots, runs
 
     curves = []
     for seed in seeds:
-        table = Run(group / f"s{seed}").read_table("evaluations")
-        if table:
-            curves.append(
-                (
-                    np.array([float(r["step"]) for r in table]),
-                    np.array([float(r["mean_return"]) for r in table]),
-                )
-            )
+        metric = runs.curves(runs.RunFolder.read(group / f"s{seed}")).get("mean_return")
+        if metric is not None and metric[0].size:
+            curves.append(metric)
     if not curves:
         return None
-    # Seeds of one command evaluate at the same steps; a run that converged early (a planner)
-    # keeps its last value to the end.
-    grid = curves[0][0]
-    for steps, _ in curves[1:]:
-        grid = np.union1d(grid, steps)
-    values = np.stack([np.interp(grid, steps, ys) for steps, ys in curves])
+    grid, values = runs.align_curves(curves)  # the steps every seed evaluated at
     label = spec["agent"]
     try:
         path = plots.learning_curves(
