@@ -41,16 +41,16 @@ def from_info(info: dict[str, Any], num_envs: int, n_actions: int) -> np.ndarray
 
 def from_method(env: Any, num_envs: int, n_actions: int) -> np.ndarray | None:
     """``(num_envs, n_actions)`` bools from the env's ``action_masks()``: the vector env's own,
-    else each sub-env's through ``call``; None when the env has no such method."""
+    else each sub-env's through ``call``; None when the env has no such method (or is a vector
+    env without ``call``)."""
     method = getattr(env, METHOD, None)
     if callable(method):
         return np.asarray(method(), bool).reshape(num_envs, n_actions)
-    if isinstance(env, gym.vector.VectorEnv):
-        try:
-            rows = env.call(METHOD)
-        except AttributeError:
+    if isinstance(env, gym.vector.VectorEnv) and hasattr(env, "call"):
+        # Asked first: a missing attribute raised inside an async worker shuts the worker down.
+        if not all(env.call("has_wrapper_attr", METHOD)):
             return None
-        return np.asarray(rows, bool).reshape(num_envs, n_actions)
+        return np.asarray(env.call(METHOD), bool).reshape(num_envs, n_actions)
     return None
 
 

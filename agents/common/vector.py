@@ -82,3 +82,9 @@ class OneEnvVector(gym.vector.VectorEnv):
 
     def close_extras(self, **kwargs: Any) -> None:
         self.env.close()
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        """As ``SyncVectorEnv.call``: the env's attribute ``name`` (found through its wrappers),
+        called with the arguments when it is a method, in a tuple of one."""
+        attr = self.env.get_wrapper_attr(name)
+        return (attr(*args, **kwargs) if callable(attr) else attr,)

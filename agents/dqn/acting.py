@@ -4,6 +4,7 @@ when a mask is given; and the bookkeeping of an episode that ends.
 
 A class using :class:`QActing` has ``q`` (a ``QNetwork``), ``env`` (a vector env), ``device``,
 ``n_actions``, ``action_start`` (the Discrete space's ``start``), ``epsilon``, ``rng``,
+``num_envs``, ``config.action_masks`` (whether masks are honoured),
 ``_numpy_scores`` (a numpy copy of the forward pass for CPU acting, or None), the per-sub-env
 ``episode_returns`` and ``episode_lengths``, and the counters ``num_episodes``, ``num_steps``.
 """
@@ -24,6 +25,14 @@ class QActing:
 
     def _tensor(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.asarray(obs), device=self.device)
+
+    def _masks(self, info: dict) -> np.ndarray | None:
+        """The masks of the observations that ``info`` came with (the info's, else the env's
+        ``action_masks()``), one row per sub-env; None when the env offers none or the config's
+        ``action_masks`` is off."""
+        if not self.config.action_masks:
+            return None
+        return masks.current(self.env, info, self.num_envs, self.n_actions)
 
     def greedy(self, obs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         """Greedy actions for a batch of observations (``QNetwork.greedy``), over the actions

@@ -288,12 +288,6 @@ class DQN(QActing, Scheduled):
         self.buffer = self._build_buffer(self.n_actions)
         self.masked = True
 
-    def _masks(self, info: dict) -> np.ndarray | None:
-        """The masks that came with ``info`` (or the env's method), when masks are honoured."""
-        if not self.config.action_masks:
-            return None
-        return masks.current(self.env, info, self.num_envs, self.n_actions)
-
     @staticmethod
     def _replay_class(choice: str, env: gym.vector.VectorEnv) -> type:
         if choice == "auto":

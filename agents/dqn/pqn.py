@@ -17,6 +17,12 @@ stable without a target network (the paper's analysis): the MLP has one after ev
 Linear; the other backbones (CNNs, sequence models) get one on the features the Q head reads,
 since their supervised/ bodies have no norm option (the paper's CNNs normalise after every layer).
 
+Action masks (``info["action_mask"]`` or an ``action_masks()`` method, read by
+:mod:`sige_rl.agents.common.masks`) are honoured in the three places DQN honours them: random and
+greedy actions are legal ones, the greedy values the targets bootstrap from are maxima over the
+next observation's legal actions (the rollout keeps each observation's mask, and a truncated
+sub-env's final one), and evaluations act legally.
+
 Not offered: a replay buffer, a target network (a rollout's targets are fixed before its updates,
 the only freezing PQN has), Double or dueling heads, n-step returns (Q(lambda) takes their place),
 and life-loss terminals.
@@ -43,6 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sige_rl.agents.common import masks
 from sige_rl.agents.common.config import ConfigError
 from sige_rl.agents.common.episodes import EpisodeLog
 from sige_rl.agents.common.flat_params import flat_trainable
@@ -92,6 +99,10 @@ class PQNConfig:
     """Fraction of the step budget over which epsilon decays linearly."""
     eval_epsilon: float = 0.0
     """Exploration kept by evaluations; 0 plays the greedy policy, as the paper's code tests."""
+    action_masks: bool = True
+    """Honour the env's action masks when it offers them (``info["action_mask"]`` or an
+    ``action_masks()`` method): random and greedy actions are legal ones, the bootstrapped values
+    are maxima over the next observation's legal actions, and evaluations act legally."""
     loss: Literal["mse", "huber"] = "mse"
     """Error between ``Q(s_t, a_t)`` and its target: squared (the paper's) or Huber."""
     max_grad_norm: float = 10.0
@@ -180,7 +191,7 @@ class PQN(QActing, Scheduled):
     Config: ClassVar[type] = PQNConfig
     format_version: ClassVar[int] = 1
     supports_vector_env: ClassVar[bool] = True
-    supports_action_masks: ClassVar[bool] = False
+    supports_action_masks: ClassVar[bool] = True
 
     def __init__(self, env, seed: int = 0, config: PQNConfig | None = None, **overrides: Any):
         self.config = c = build_config(type(self), config, overrides)
@@ -216,12 +227,17 @@ class PQN(QActing, Scheduled):
         else:
             self.optimizer = torch.optim.Adam([self._q_flat], lr=c.learning_rate, fused=True)
 
+        # Masks honoured (the class's True) unless the config turns them off, evaluations too.
+        self.supports_action_masks = c.action_masks
         self.rng = np.random.default_rng(seed)
         self.episodes = EpisodeLog(self.num_envs)
         # Another number after loading a checkpoint trained with other envs: the network acts,
         # but the sub-envs' episodes could not be restored for training on.
         self.trained_num_envs = self.num_envs
         self.obs: np.ndarray | None = None
+        # The current observations' action masks, one row per sub-env; None when the env offers
+        # none (found at the first reset).
+        self.mask: np.ndarray | None = None
         self.episode_returns = np.zeros(self.num_envs)
         self.episode_lengths = np.zeros(self.num_envs, dtype=np.int64)
         self.num_steps = 0
@@ -234,6 +250,7 @@ class PQN(QActing, Scheduled):
         T, N = c.rollout_steps, self.num_envs
         self._obs = np.zeros((T, N, *obs_space.shape), dtype=obs_space.dtype)
         self._actions = np.zeros((T, N), dtype=np.int64)
+        self._masks_seen = np.ones((T, N, self.n_actions), dtype=bool)  # filled when masked
         self._rewards = np.zeros((T, N), dtype=np.float32)
         self._terminated = np.zeros((T, N), dtype=bool)
         self._truncated = np.zeros((T, N), dtype=bool)
@@ -273,7 +290,8 @@ class PQN(QActing, Scheduled):
         self.start_schedule(total_steps)
         callback = callback or Callback()
         if self.obs is None:
-            self.obs, _ = self.episodes.reset(self.env, self.rng)
+            self.obs, info = self.episodes.reset(self.env, self.rng)
+            self.mask = self._masks(info)
         with self.torch_rng:
             while self.num_steps < self.total_steps and callback.at_safe_point(self):
                 start, steps_before = time.perf_counter(), self.num_steps
@@ -292,15 +310,18 @@ class PQN(QActing, Scheduled):
                     run.log_scalars(stats, self.num_steps)
         return self
 
-    def _rollout(self, run: Any, callback: Callback) -> list[tuple[int, np.ndarray, np.ndarray]]:
-        """Fill the rollout arrays; return ``(t, envs, final observations)`` for the truncated
-        sub-envs of each step that had any."""
+    def _rollout(self, run: Any, callback: Callback) -> list[tuple]:
+        """Fill the rollout arrays; return ``(t, envs, final observations, their masks or
+        None)`` for the truncated sub-envs of each step that had any."""
         c, env = self.config, self.env
         finals = []
         for t in range(c.rollout_steps):
             self._obs[t] = self.obs
-            actions = self._epsilon_greedy(self.obs, self.epsilon, self.rng)
-            next_obs, rewards, terminated, truncated, _ = env.step(actions)
+            if self.mask is not None:
+                self._masks_seen[t] = self.mask
+            actions = self._epsilon_greedy(self.obs, self.epsilon, self.rng, self.mask)
+            next_obs, rewards, terminated, truncated, info = env.step(actions)
+            next_mask = self._masks(info) if self.mask is not None else None
             self.episodes.record(actions)
             learned = np.sign(rewards) if c.clip_rewards else rewards
             self._actions[t] = actions - self.action_start
@@ -313,33 +334,45 @@ class PQN(QActing, Scheduled):
             if done.any():
                 cut = np.flatnonzero(truncated & ~terminated)
                 if len(cut):
-                    finals.append((t, cut, np.array(next_obs[cut])))
+                    cut_mask = None if next_mask is None else next_mask[cut]
+                    finals.append((t, cut, np.array(next_obs[cut]), cut_mask))
                 for i in np.flatnonzero(done):
                     self._finish_episode(i, run, callback)
-                reset_obs, _ = self.episodes.reset(env, self.rng, done)
+                reset_obs, reset_info = self.episodes.reset(env, self.rng, done)
                 done_rows = done.reshape(done.shape + (1,) * (next_obs.ndim - 1))
                 next_obs = np.where(done_rows, reset_obs, next_obs)
-            self.obs = next_obs
+                if next_mask is not None:
+                    next_mask = np.where(done[:, None], self._masks(reset_info), next_mask)
+            self.obs, self.mask = next_obs, next_mask
             callback.on_step(self)
         return finals
 
     @torch.no_grad()
-    def _greedy_values(self, obs: torch.Tensor) -> np.ndarray:
-        """``max_a Q(obs, a)`` for a batch, in pieces of a minibatch's size (bounded memory)."""
+    def _greedy_values(self, obs: torch.Tensor, mask: np.ndarray | None = None) -> np.ndarray:
+        """``max_a Q(obs, a)`` for a batch, over the legal actions of each row of ``mask`` when
+        given (0 for a row with none), in pieces of a minibatch's size (bounded memory)."""
         piece = max(1, -(-self.config.rollout_steps * self.num_envs // self.config.num_minibatches))
-        values = [self.q(part).max(dim=1).values for part in torch.split(obs, piece)]
+        values = []
+        for i in range(0, len(obs), piece):
+            q = self.q(obs[i : i + piece])
+            part = slice(i, i + piece)
+            values.append(q.max(dim=1).values if mask is None else masks.masked_max(q, mask[part]))
         return torch.cat(values).cpu().numpy()
 
     def _targets(self, obs: torch.Tensor, finals: list) -> np.ndarray:
         """The Q(lambda) targets of the rollout whose observations ``obs`` holds (flat), as
         ``(rollout_steps, num_envs)``; ``finals`` as :meth:`_rollout` returns them."""
         c, N = self.config, self.num_envs
-        following = self._greedy_values(self._tensor(self.obs))
-        next_values = np.concatenate([self._greedy_values(obs)[N:], following]).reshape(-1, N)
+        following = self._greedy_values(self._tensor(self.obs), self.mask)
+        seen = None if self.mask is None else self._masks_seen.reshape(-1, self.n_actions)[N:]
+        ahead = self._greedy_values(obs[N:], seen)
+        next_values = np.concatenate([ahead, following]).reshape(-1, N)
         # Where a step ended its episode, next_values holds the reset's first observation: the
         # final one's value replaces it after a truncation; a termination does not read it.
         if finals:
-            final_values = self._greedy_values(self._tensor(np.concatenate([f[2] for f in finals])))
+            final_obs = self._tensor(np.concatenate([f[2] for f in finals]))
+            final_masks = None if self.mask is None else np.concatenate([f[3] for f in finals])
+            final_values = self._greedy_values(final_obs, final_masks)
             rows = np.concatenate([np.full(len(f[1]), f[0]) for f in finals])
             cols = np.concatenate([f[1] for f in finals])
             next_values[rows, cols] = final_values
@@ -392,6 +425,7 @@ class PQN(QActing, Scheduled):
             **self.episodes.state_arrays(),
             "episode_returns": self.episode_returns,
             "episode_lengths_now": self.episode_lengths,
+            **({"action_mask_now": self.mask} if self.mask is not None else {}),
         }
         tensors = {
             "q": self.q.state_dict(),
@@ -427,6 +461,8 @@ class PQN(QActing, Scheduled):
         except (KeyError, ValueError) as e:
             raise CheckpointError(f"{path}: episode state does not fit: {e}") from e
         agent.obs = agent.episodes.restore(agent.env)
+        if "action_mask_now" in arrays and config.action_masks:
+            agent.mask = np.asarray(arrays["action_mask_now"], bool)
         return agent
 
 

@@ -54,6 +54,22 @@ def test_a_mask_comes_from_the_info_else_from_the_method():
     )
 
 
+def test_asking_an_async_env_without_masks_leaves_its_workers_running():
+    """A missing method looked up inside an async worker shuts the worker down; the lookup asks
+    first, so the env steps on (PQN and DQN ask at every reset)."""
+    env = gym.make_vec("CartPole-v1", 2, vectorization_mode="async")
+    try:
+        env.reset(seed=0)
+        assert masks.from_method(env, 2, 2) is None
+        env.step(np.zeros(2, np.int64))
+        board = gym.make_vec("sige/TicTacToe-v0", num_envs=2, vectorization_mode="async")
+        board.reset(seed=0)
+        np.testing.assert_array_equal(masks.from_method(board, 2, 9), np.ones((2, 9), bool))
+        board.close()
+    finally:
+        env.close()
+
+
 def test_random_legal_draws_only_and_evenly_among_the_legal_actions():
     mask = np.array([[False, True, False, True], [False, False, False, False]])
     rng = np.random.default_rng(0)
@@ -173,3 +189,104 @@ def test_a_masked_dqn_resumes_exactly(tmp_path):
     for a, b in zip(resumed.q.parameters(), straight.q.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     np.testing.assert_array_equal(resumed.buffer.next_masks, straight.buffer.next_masks)
+
+
+# -- PQN: the same three places -----------------------------------------------------------------
+class OneLegalCounter(gym.Env):
+    """Observation ``t`` (steps since reset), reward 1 a step, never terminating; the only legal
+    action at ``t`` is ``t % 3``, reported in ``info["action_mask"]`` at reset and every step."""
+
+    observation_space = gym.spaces.Box(0.0, 10.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(3)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self._obs(), self._info()
+
+    def step(self, action):
+        assert action == self.t % 3, f"illegal action {action} at t={self.t}"
+        self.t += 1
+        return self._obs(), 1.0, False, False, self._info()
+
+    def _obs(self):
+        return np.array([self.t], dtype=np.float32)
+
+    def _info(self):
+        mask = np.zeros(3, bool)
+        mask[self.t % 3] = True
+        return {"action_mask": mask}
+
+
+def test_pqn_bootstraps_from_the_best_legal_action_on_a_hand_computed_rollout(monkeypatch):
+    """A linear Q with Q(t, a) = (a + 1) t, lambda 0, gamma 0.5, episodes truncated at t = 6. The
+    value a step bootstraps from is Q(t', t' % 3) for the observation t' it led to (its only legal
+    action), not max_a Q = 3 t': t' = 1..6 give 2, 6, 3, 8, 15 and, from the truncated final
+    observation, 6. Every action taken is the legal one (the env asserts it)."""
+    from sige_rl.agents.dqn import pqn
+
+    def make():
+        return gym.wrappers.TimeLimit(OneLegalCounter(), max_episode_steps=6)
+
+    env = gym.vector.SyncVectorEnv([make] * 2)
+    agent = pqn.PQN(env, seed=0, gamma=0.5, q_lambda=0.0, epsilon=0.5, epsilon_final=0.5,
+                    rollout_steps=24, num_minibatches=2, layer_norm=False, net_arch=[])  # fmt: skip
+    with torch.no_grad():
+        agent.q.head.weight.copy_(torch.tensor([[1.0], [2.0], [3.0]]))
+        agent.q.head.bias.zero_()
+    seen, q_lambda = [], pqn.q_lambda
+
+    def spy(rewards, next_values, terminated, truncated, gamma, lam):
+        out = q_lambda(rewards, next_values, terminated, truncated, gamma, lam)
+        seen.append((next_values.copy(), truncated.copy(), out))
+        return out
+
+    monkeypatch.setattr(pqn, "q_lambda", spy)
+    agent.learn(48)  # one rollout: 24 steps x 2 envs
+    ((next_values, truncated, got),) = seen
+    expected = np.tile(np.array([2.0, 6.0, 3.0, 8.0, 15.0, 6.0]), 4)[:, None].repeat(2, axis=1)
+    np.testing.assert_allclose(next_values, expected)
+    assert truncated[5::6].all() and truncated.sum() == 8
+    np.testing.assert_allclose(got, 1 + 0.5 * expected)
+    np.testing.assert_array_equal(agent._actions[:, 0], np.arange(24) % 6 % 3)
+
+
+def pqn_small(**extra):
+    return dict(rollout_steps=16, num_minibatches=4, update_epochs=2, net_arch=[32], **extra)
+
+
+def tictactoe_vec():
+    return gym.vector.SyncVectorEnv([tictactoe] * 4)
+
+
+def test_pqn_never_chooses_a_masked_action_in_training_or_evaluation():
+    env = tictactoe_vec()
+    agent = agents.make("pqn", env, seed=0, **pqn_small())
+    assert agent.supports_action_masks
+    agent.learn(1536)  # epsilon starts at 1: mostly random moves
+    assert sum(e.illegal for e in env.envs) == 0 and agent.num_episodes > 100
+    evaluation_env = tictactoe()
+    result = evaluate(agent, evaluation_env, 60, seed=1, epsilon=0.2)  # greedy and random moves
+    assert evaluation_env.illegal == 0 and len(result.returns) == 60
+
+
+def test_pqn_without_masks_makes_illegal_moves():
+    """The switch off: the same training makes illegal moves (what the test above would catch)."""
+    env = tictactoe_vec()
+    agent = agents.make("pqn", env, seed=0, **pqn_small(action_masks=False))
+    assert not agent.supports_action_masks
+    agent.learn(1536)
+    assert sum(e.illegal for e in env.envs) > 50
+
+
+def test_a_masked_pqn_resumes_exactly(tmp_path):
+    config = pqn_small()
+    straight = agents.make("pqn", tictactoe_vec(), seed=5, **config).learn(640)
+    first = agents.make("pqn", tictactoe_vec(), seed=5, **config)
+    first.learn(640, callback=StopAt(300))
+    first.save(tmp_path / "ck")
+    resumed = agents.load(tmp_path / "ck", env=tictactoe_vec())
+    np.testing.assert_array_equal(resumed.mask, first.mask)
+    resumed.learn(640)
+    for a, b in zip(resumed.q.parameters(), straight.q.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
