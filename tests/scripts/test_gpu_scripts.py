@@ -1,5 +1,6 @@
-"""The prepared GPU run, every part of it, on the CPU at a smoke budget: it trains DQN on Pong
-through AtariVectorEnv, prints its evaluations, and the saved agent plays a whole game."""
+"""The prepared GPU runs, every part of them, on the CPU at a smoke budget: the Pong script trains
+DQN (or PQN, AGENT=pqn) on Pong through AtariVectorEnv, prints its evaluations, and the saved
+agent plays a whole game."""
 
 import os
 import re
@@ -11,18 +12,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_atari_pong_script_runs_end_to_end_on_cpu(tmp_path):
+# DQN: 300 steps of 2 envs; PQN: two rollouts of 32 steps x 2 envs (its tuned entry otherwise).
+SMOKE = {
+    "dqn": {"STEPS": "300", "LEARNING_STARTS": "64", "BATCH": "8", "BUFFER": "1000"},
+    "pqn": {"STEPS": "128"},
+}
+
+
+@pytest.mark.parametrize("agent", ["dqn", "pqn"])
+def test_atari_pong_script_runs_end_to_end_on_cpu(tmp_path, agent):
     pytest.importorskip("ale_py")
     pytest.importorskip("cv2")
     smoke = {
+        **SMOKE[agent],
+        "AGENT": agent,
         "DEVICE": "cpu",
         "NUM_ENVS": "2",
-        "STEPS": "300",
-        "LEARNING_STARTS": "64",
-        "BATCH": "8",
-        "BUFFER": "1000",
         "TRAIN_SECONDS": "420",  # the budget ends it first; a busy machine may need the slack
-        "EVAL_EVERY": "300",
+        "EVAL_EVERY": SMOKE[agent]["STEPS"],
         "EVAL_EPISODES": "1",
         "TRAIN_EVAL_EPISODES": "1",
         "LOGDIR": str(tmp_path / "runs"),
@@ -36,7 +43,9 @@ def test_atari_pong_script_runs_end_to_end_on_cpu(tmp_path):
         timeout=600,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "step,mean_return,std_return,episodes,capped\n300," in out.stdout  # evaluations.csv
+    csv_head = f"step,mean_return,std_return,episodes,capped\n{SMOKE[agent]['STEPS']},"
+    assert csv_head in out.stdout  # evaluations.csv
+    assert f"{agent} on sige/Pong-v0" in out.stdout
     assert "steps/s" in out.stdout
     score = float(re.search(r"mean return (-?[\d.]+)", out.stdout).group(1))
     assert -21 <= score < 0  # the raw score of a whole game, lost by an untrained agent
