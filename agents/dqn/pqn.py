@@ -23,9 +23,19 @@ greedy actions are legal ones, the greedy values the targets bootstrap from are 
 next observation's legal actions (the rollout keeps each observation's mask, and a truncated
 sub-env's final one), and evaluations act legally.
 
-Not offered: a replay buffer, a target network (a rollout's targets are fixed before its updates,
-the only freezing PQN has), Double or dueling heads, n-step returns (Q(lambda) takes their place),
-and life-loss terminals.
+Two switches bring back what the paper removed, both off by default:
+
+- ``target_network_every = K`` reads the targets' greedy values from a frozen copy of the network,
+  refreshed every ``K`` iterations (1 is the same as none: the targets are computed before the
+  iteration's updates either way, the only freezing plain PQN has).
+- ``replay_rollouts = K`` keeps the last ``K`` rollouts besides the current one and learns from all
+  of them. Their Q(lambda) targets are recomputed every iteration with the network of the moment
+  (as Daley & Amato 2019, https://arxiv.org/abs/1810.09967, recompute lambda-returns over replayed
+  blocks), so no target goes stale; each pass splits them all into minibatches of the usual size,
+  ``num_minibatches`` per rollout held.
+
+Not offered: Double or dueling heads, n-step returns (Q(lambda) takes their place), and
+life-loss terminals.
 
 Counting follows DQN: ``num_steps`` counts environment transitions over all sub-envs. ``learn``
 runs whole iterations, so it ends at the first multiple of ``rollout_steps x num_envs`` at or
@@ -39,7 +49,9 @@ episode can be replayed on resume (see :mod:`sige_rl.agents.common.episodes`).
 
 from __future__ import annotations
 
+import copy
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -52,7 +64,7 @@ from torch import nn
 from sige_rl.agents.common import masks
 from sige_rl.agents.common.config import ConfigError
 from sige_rl.agents.common.episodes import EpisodeLog
-from sige_rl.agents.common.flat_params import flat_trainable
+from sige_rl.agents.common.flat_params import flat_trainable, share_one_buffer
 from sige_rl.agents.common.interface import (
     Callback,
     build_config,
@@ -123,6 +135,14 @@ class PQNConfig:
     layer_norm: bool = True
     """LayerNorm after each hidden Linear of the MLP (before its activation), or on the features
     of any other backbone. Without it PQN's bootstrapped targets can diverge."""
+    target_network_every: int = 0
+    """Iterations between copies of the network into a frozen target network, which the targets'
+    greedy values are read from; 0 (the paper's PQN) keeps none and reads them from the network as
+    it stands after the rollout (1 does the same, through a copy)."""
+    replay_rollouts: int = 0
+    """Past rollouts kept besides the current one and learned from again, their targets
+    recomputed each iteration with the network of the moment; 0 (the paper's PQN) learns from
+    the current rollout only. Memory grows by one rollout of observations per rollout kept."""
     device: str = "auto"
     """auto (CUDA when present), cpu or cuda."""
 
@@ -169,6 +189,65 @@ def q_lambda(
     return targets.astype(np.float32)
 
 
+@dataclass
+class Rollout:
+    """One iteration's transitions, ``(T, N)`` rows of ``T`` vector steps in ``N`` sub-envs, and
+    the observations their targets bootstrap from."""
+
+    obs: np.ndarray
+    """``(T, N, *obs_shape)``: the observation each step acted on."""
+    actions: np.ndarray
+    """``(T, N)`` int64, counted from 0."""
+    rewards: np.ndarray
+    """``(T, N)`` float32, as learned (after ``clip_rewards`` and ``reward_scale``)."""
+    terminated: np.ndarray
+    truncated: np.ndarray
+    masks: np.ndarray | None = None
+    """``(T, N, A)``: the legal actions at each observation; None when the env offers no masks."""
+    after_obs: np.ndarray | None = None
+    """``(N, *obs_shape)``: the observations after the last step."""
+    after_mask: np.ndarray | None = None
+    final_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    """The step ``t`` of each truncation in the rollout; ``final_envs`` its sub-env."""
+    final_envs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    final_obs: np.ndarray | None = None
+    """The real final observation of each truncated episode (the sub-env was reset since)."""
+    final_masks: np.ndarray | None = None
+
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "obs", "actions", "rewards", "terminated", "truncated", "masks", "after_obs",
+        "after_mask", "final_steps", "final_envs", "final_obs", "final_masks",
+    )  # fmt: skip
+
+    @classmethod
+    def empty(cls, T: int, N: int, space: gym.Space, n_actions: int, masked: bool) -> Rollout:
+        return cls(
+            obs=np.zeros((T, N, *space.shape), dtype=space.dtype),
+            actions=np.zeros((T, N), dtype=np.int64),
+            rewards=np.zeros((T, N), dtype=np.float32),
+            terminated=np.zeros((T, N), dtype=bool),
+            truncated=np.zeros((T, N), dtype=bool),
+            masks=np.ones((T, N, n_actions), dtype=bool) if masked else None,
+        )
+
+    def keep_finals(self, finals: list[tuple]) -> None:
+        """Store ``(t, envs, final observations, their masks or None)`` per step with
+        truncations as flat arrays."""
+        self.final_steps = np.array([t for t, envs, *_ in finals for _ in envs], np.int64)
+        self.final_envs = np.concatenate([f[1] for f in finals] or [np.zeros(0, np.int64)])
+        self.final_obs = np.concatenate([f[2] for f in finals]) if finals else None
+        masked = finals and finals[0][3] is not None
+        self.final_masks = np.concatenate([f[3] for f in finals]) if masked else None
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        """Its arrays for a checkpoint, named ``prefix + field`` (absent ones left out)."""
+        return {prefix + k: getattr(self, k) for k in self.FIELDS if getattr(self, k) is not None}
+
+    @classmethod
+    def from_arrays(cls, arrays: Any, prefix: str) -> Rollout:
+        return cls(**{k: np.array(arrays[prefix + k]) for k in cls.FIELDS if prefix + k in arrays})
+
+
 class FeatureNorm(nn.Sequential):
     """A backbone followed by a LayerNorm over its ``out_dim`` features."""
 
@@ -211,6 +290,11 @@ class PQN(QActing, Scheduled):
         self.torch_rng = GlobalRNGStreams(seed)
         with self.torch_rng:
             self.q = self._network(obs_space).to(self.device)
+        # The frozen copy the targets read, when asked for (None: they read self.q).
+        self.q_target: nn.Module | None = None
+        if c.target_network_every:
+            self.q_target = copy.deepcopy(self.q).requires_grad_(False)
+            self._target_flat = share_one_buffer(list(self.q_target.parameters()))
         # As in DQN: the parameters live in one buffer and their gradients in another, so
         # clipping and the optimizer see one tensor each (RAdam's per-parameter bookkeeping in
         # Python otherwise costs more than its arithmetic on CPU).
@@ -242,18 +326,13 @@ class PQN(QActing, Scheduled):
         self.episode_lengths = np.zeros(self.num_envs, dtype=np.int64)
         self.num_steps = 0
         self.num_updates = 0
+        self.num_iterations = 0
         self.num_episodes = 0
         self.total_steps = 0
         self.schedule_steps = None
-
-        # The rollout, overwritten each iteration (never saved: checkpoints fall between them).
-        T, N = c.rollout_steps, self.num_envs
-        self._obs = np.zeros((T, N, *obs_space.shape), dtype=obs_space.dtype)
-        self._actions = np.zeros((T, N), dtype=np.int64)
-        self._masks_seen = np.ones((T, N, self.n_actions), dtype=bool)  # filled when masked
-        self._rewards = np.zeros((T, N), dtype=np.float32)
-        self._terminated = np.zeros((T, N), dtype=bool)
-        self._truncated = np.zeros((T, N), dtype=bool)
+        # The rollouts learned from: the current one last, after the ``replay_rollouts`` before
+        # it. The oldest one's arrays are refilled by the next rollout.
+        self.rollouts: deque[Rollout] = deque()
 
     @property
     def eval_epsilon(self) -> float:
@@ -296,10 +375,8 @@ class PQN(QActing, Scheduled):
             while self.num_steps < self.total_steps and callback.at_safe_point(self):
                 start, steps_before = time.perf_counter(), self.num_steps
                 learning_rate = self.learning_rate  # CleanRL's: set before the rollout
-                finals = self._rollout(run, callback)
-                n = self.config.rollout_steps * self.num_envs
-                obs = self._tensor(self._obs.reshape(n, *self._obs.shape[2:]))  # one copy
-                stats = self._update(obs, self._targets(obs, finals), learning_rate)
+                self._rollout(run, callback)
+                stats = self._learn_from_rollouts(learning_rate)
                 if run is not None:
                     sps = (self.num_steps - steps_before) / (time.perf_counter() - start)
                     stats |= {
@@ -310,23 +387,29 @@ class PQN(QActing, Scheduled):
                     run.log_scalars(stats, self.num_steps)
         return self
 
-    def _rollout(self, run: Any, callback: Callback) -> list[tuple]:
-        """Fill the rollout arrays; return ``(t, envs, final observations, their masks or
-        None)`` for the truncated sub-envs of each step that had any."""
+    def _rollout(self, run: Any, callback: Callback) -> None:
+        """Play one rollout into the oldest rollout's arrays (or new ones, until
+        ``replay_rollouts + 1`` are held) and append it to :attr:`rollouts`."""
         c, env = self.config, self.env
+        if len(self.rollouts) > c.replay_rollouts:
+            r = self.rollouts.popleft()
+        else:
+            space = self.env.single_observation_space
+            masked = self.mask is not None
+            r = Rollout.empty(c.rollout_steps, self.num_envs, space, self.n_actions, masked)
         finals = []
         for t in range(c.rollout_steps):
-            self._obs[t] = self.obs
+            r.obs[t] = self.obs
             if self.mask is not None:
-                self._masks_seen[t] = self.mask
+                r.masks[t] = self.mask
             actions = self._epsilon_greedy(self.obs, self.epsilon, self.rng, self.mask)
             next_obs, rewards, terminated, truncated, info = env.step(actions)
             next_mask = self._masks(info) if self.mask is not None else None
             self.episodes.record(actions)
             learned = np.sign(rewards) if c.clip_rewards else rewards
-            self._actions[t] = actions - self.action_start
-            self._rewards[t] = c.reward_scale * learned
-            self._terminated[t], self._truncated[t] = terminated, truncated
+            r.actions[t] = actions - self.action_start
+            r.rewards[t] = c.reward_scale * learned
+            r.terminated[t], r.truncated[t] = terminated, truncated
             self.num_steps += self.num_envs
             self.episode_returns += rewards
             self.episode_lengths += 1
@@ -345,55 +428,75 @@ class PQN(QActing, Scheduled):
                     next_mask = np.where(done[:, None], self._masks(reset_info), next_mask)
             self.obs, self.mask = next_obs, next_mask
             callback.on_step(self)
-        return finals
+        r.after_obs = np.array(self.obs)
+        r.after_mask = None if self.mask is None else np.array(self.mask)
+        r.keep_finals(finals)
+        self.rollouts.append(r)
+
+    def _learn_from_rollouts(self, learning_rate: float) -> dict[str, float]:
+        """Targets for every rollout held (after refreshing the target network when one is
+        due), then the update passes over them all."""
+        c = self.config
+        every = c.target_network_every
+        if every and self.num_iterations % every == 0:
+            self._target_flat.copy_(self._q_flat)
+        held = list(self.rollouts)
+        n = c.rollout_steps * self.num_envs
+        if len(held) == 1:  # one copy of the observations, not two
+            obs = self._tensor(held[0].obs.reshape(n, *held[0].obs.shape[2:]))
+        else:
+            obs = self._tensor(np.concatenate([r.obs.reshape(n, *r.obs.shape[2:]) for r in held]))
+        targets = [self._targets(r, obs[i * n : (i + 1) * n]) for i, r in enumerate(held)]
+        actions = np.concatenate([r.actions.reshape(n) for r in held])
+        stats = self._update(obs, actions, np.concatenate(targets, axis=None), learning_rate)
+        self.num_iterations += 1
+        return stats
 
     @torch.no_grad()
     def _greedy_values(self, obs: torch.Tensor, mask: np.ndarray | None = None) -> np.ndarray:
-        """``max_a Q(obs, a)`` for a batch, over the legal actions of each row of ``mask`` when
-        given (0 for a row with none), in pieces of a minibatch's size (bounded memory)."""
+        """``max_a Q(obs, a)`` for a batch, Q the target network's when there is one, over the
+        legal actions of each row of ``mask`` when given (0 for a row with none), in pieces of a
+        minibatch's size (bounded memory)."""
+        net = self.q if self.q_target is None else self.q_target
         piece = max(1, -(-self.config.rollout_steps * self.num_envs // self.config.num_minibatches))
         values = []
         for i in range(0, len(obs), piece):
-            q = self.q(obs[i : i + piece])
+            q = net(obs[i : i + piece])
             part = slice(i, i + piece)
             values.append(q.max(dim=1).values if mask is None else masks.masked_max(q, mask[part]))
         return torch.cat(values).cpu().numpy()
 
-    def _targets(self, obs: torch.Tensor, finals: list) -> np.ndarray:
-        """The Q(lambda) targets of the rollout whose observations ``obs`` holds (flat), as
-        ``(rollout_steps, num_envs)``; ``finals`` as :meth:`_rollout` returns them."""
+    def _targets(self, r: Rollout, obs: torch.Tensor) -> np.ndarray:
+        """The Q(lambda) targets of rollout ``r``, whose observations ``obs`` holds (flat), as
+        ``(rollout_steps, num_envs)``."""
         c, N = self.config, self.num_envs
-        following = self._greedy_values(self._tensor(self.obs), self.mask)
-        seen = None if self.mask is None else self._masks_seen.reshape(-1, self.n_actions)[N:]
+        following = self._greedy_values(self._tensor(r.after_obs), r.after_mask)
+        seen = None if r.masks is None else r.masks.reshape(-1, self.n_actions)[N:]
         ahead = self._greedy_values(obs[N:], seen)
         next_values = np.concatenate([ahead, following]).reshape(-1, N)
         # Where a step ended its episode, next_values holds the reset's first observation: the
         # final one's value replaces it after a truncation; a termination does not read it.
-        if finals:
-            final_obs = self._tensor(np.concatenate([f[2] for f in finals]))
-            final_masks = None if self.mask is None else np.concatenate([f[3] for f in finals])
-            final_values = self._greedy_values(final_obs, final_masks)
-            rows = np.concatenate([np.full(len(f[1]), f[0]) for f in finals])
-            cols = np.concatenate([f[1] for f in finals])
-            next_values[rows, cols] = final_values
-        return q_lambda(
-            self._rewards, next_values, self._terminated, self._truncated, c.gamma, c.q_lambda
-        )
+        if len(r.final_steps):
+            final_values = self._greedy_values(self._tensor(r.final_obs), r.final_masks)
+            next_values[r.final_steps, r.final_envs] = final_values
+        return q_lambda(r.rewards, next_values, r.terminated, r.truncated, c.gamma, c.q_lambda)
 
     def _update(
-        self, obs: torch.Tensor, targets: np.ndarray, learning_rate: float
+        self, obs: torch.Tensor, actions: np.ndarray, targets: np.ndarray, learning_rate: float
     ) -> dict[str, float]:
-        """``update_epochs`` shuffled passes of minibatch steps over the rollout (``obs`` flat)."""
+        """``update_epochs`` shuffled passes over the transitions (flat ``obs``, ``actions`` and
+        ``targets``), each in ``num_minibatches`` minibatches per rollout's worth."""
         c, n = self.config, len(obs)
+        minibatches = c.num_minibatches * (n // (c.rollout_steps * self.num_envs))
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate
-        actions = torch.as_tensor(self._actions.reshape(n, 1), device=self.device)
+        actions = torch.as_tensor(actions.reshape(n, 1), device=self.device)
         goals = torch.as_tensor(targets.reshape(n), device=self.device)
         loss_sum = q_sum = torch.zeros((), device=self.device)
         for _ in range(c.update_epochs):
             # One gather per pass; its minibatches are then slices (views) of the shuffled rows.
             rows = torch.as_tensor(self.rng.permutation(n), device=self.device)
-            pieces = (torch.tensor_split(x[rows], c.num_minibatches) for x in (obs, actions, goals))
+            pieces = (torch.tensor_split(x[rows], minibatches) for x in (obs, actions, goals))
             for mb_obs, mb_actions, mb_goals in zip(*pieces, strict=True):
                 q = self.q(mb_obs).gather(1, mb_actions).squeeze(1)
                 if c.loss == "huber":
@@ -407,17 +510,24 @@ class PQN(QActing, Scheduled):
                 self.num_updates += 1
                 loss_sum = loss_sum + loss.detach()
                 q_sum = q_sum + q.detach().mean()
-        steps = c.update_epochs * c.num_minibatches
+        steps = c.update_epochs * minibatches
         return {"losses/td_loss": float(loss_sum) / steps, "losses/q_values": float(q_sum) / steps}
 
     # -- persistence ----------------------------------------------------------------------------
     def save(self, path: Any) -> None:
-        """Everything a resume needs: network, optimizer, generators and the episode log that
-        rebuilds each sub-env's state (``meta.json``, ``arrays.npz``, ``tensors.pt``)."""
+        """Everything a resume needs: network (and target network), optimizer, generators, the
+        rollouts kept for replay, and the episode log that rebuilds each sub-env's state
+        (``meta.json``, ``arrays.npz``, ``tensors.pt``)."""
+        # At a safe point every rollout held is a past one; the next iteration keeps the last
+        # replay_rollouts of them.
+        k = self.config.replay_rollouts
+        kept = list(self.rollouts)[-k:] if k else []
         meta = checkpoint_meta(
             self,
             num_envs=self.num_envs,
             num_updates=self.num_updates,
+            num_iterations=self.num_iterations,
+            replayed_rollouts=len(kept),
             rng=self.rng.bit_generator.state,
             started=self.obs is not None,
         )
@@ -427,11 +537,15 @@ class PQN(QActing, Scheduled):
             "episode_lengths_now": self.episode_lengths,
             **({"action_mask_now": self.mask} if self.mask is not None else {}),
         }
+        for i, r in enumerate(kept):
+            arrays |= r.arrays(f"rollout{i}_")
         tensors = {
             "q": self.q.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "torch_rng": self.torch_rng.state_dict()["torch"],
         }
+        if self.q_target is not None:
+            tensors["q_target"] = self.q_target.state_dict()
         save_state(path, meta, arrays, tensors)
 
     @classmethod
@@ -446,8 +560,12 @@ class PQN(QActing, Scheduled):
             agent.q.load_state_dict(tensors["q"])
             agent.optimizer.load_state_dict(tensors["optimizer"])
             agent.torch_rng.load_state_dict({"torch": tensors["torch_rng"]})
+            if agent.q_target is not None:  # a target switched on at resume starts as q
+                agent.q_target.load_state_dict(tensors.get("q_target", tensors["q"]))
             restore_counters(agent, meta)
             agent.num_updates = int(meta["num_updates"])
+            batch = config.rollout_steps * agent.num_envs  # before the counter was saved
+            agent.num_iterations = int(meta.get("num_iterations", agent.num_steps // batch))
             agent.rng.bit_generator.state = meta["rng"]
             agent.trained_num_envs = int(meta["num_envs"])
         except (KeyError, TypeError, ConfigError, RuntimeError, ValueError) as e:
@@ -463,6 +581,18 @@ class PQN(QActing, Scheduled):
         agent.obs = agent.episodes.restore(agent.env)
         if "action_mask_now" in arrays and config.action_masks:
             agent.mask = np.asarray(arrays["action_mask_now"], bool)
+        saved = int(meta.get("replayed_rollouts", 0))
+        try:
+            for i in range(max(0, saved - config.replay_rollouts), saved):
+                agent.rollouts.append(Rollout.from_arrays(arrays, f"rollout{i}_"))
+        except (KeyError, TypeError) as e:
+            raise CheckpointError(f"{path}: its replay rollouts are incomplete: {e}") from e
+        shape = (config.rollout_steps, agent.num_envs)
+        if any(r.actions.shape != shape for r in agent.rollouts):
+            raise CheckpointError(
+                f"{path}: its replayed rollouts are not {shape[0]} steps x {shape[1]} envs; "
+                "resume with the rollout_steps it was saved with"
+            )
         return agent
 
 
@@ -472,6 +602,9 @@ def check_config(c: PQNConfig, num_envs: int) -> None:
     for name in ("rollout_steps", "update_epochs", "num_minibatches"):
         if getattr(c, name) < 1:
             problems.append(f"{name} must be >= 1, got {getattr(c, name)}")
+    for name in ("target_network_every", "replay_rollouts"):
+        if getattr(c, name) < 0:
+            problems.append(f"{name} must be >= 0 (0 switches it off), got {getattr(c, name)}")
     batch = c.rollout_steps * num_envs
     if c.rollout_steps >= 1 and c.num_minibatches > batch:
         problems.append(

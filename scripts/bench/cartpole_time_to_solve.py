@@ -96,14 +96,13 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 import torch
-from dqn_vs_sb3 import ENV_ID, ZOO
+from dqn_vs_sb3 import ENV_ID, EVAL_SEED, SOLVED, ZOO
 
 from sige_rl import agents
 from sige_rl.agents.common.config import tuned_job_options
 from sige_rl.agents.training.run_setup import make_train_env
+from sige_rl.supervised.config import parse_sets
 
-SOLVED = 475.0
-EVAL_SEED = 10_000
 SIDES = ("pqn", "dqn", "sb3", "tianshou")
 PEERS = ("dqn", "sb3", "tianshou")
 SB3_STEPS = 50_000  # RL Zoo's n_timesteps for CartPole-v1 (5e4)
@@ -249,10 +248,14 @@ def budget_of(side: str) -> int:
     return TIANSHOU["epochs"] * TIANSHOU["epoch_num_steps"]
 
 
+# Settings over the pqn side's tuned ones (--pqn-set): its replay and target-network switches.
+PQN_SETTINGS: dict = {}
+
+
 def train_ours(name: str, seed: int, check: Check, budget: int) -> int:
     n_envs = tuned_job_options(name, ENV_ID).get("n_envs", 1)
     env = make_train_env(ENV_ID, n_envs, agents.agent_class(name))
-    agent = agents.make(name, env, seed=seed)
+    agent = agents.make(name, env, seed=seed, **(PQN_SETTINGS if name == "pqn" else {}))
     check.built(lambda obs: agent.act(obs, deterministic=True))
     agent.learn(budget, callback=_StopWhenSolved(check))
     return agent.num_steps
@@ -422,7 +425,15 @@ def main(argv: list[str] | None = None) -> int:
         help="train every side to the end of its budget, evaluating at every interval, and "
         "report also when it held: the first check from which every later one passed",
     )
+    p.add_argument(
+        "--pqn-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a pqn setting over its tuned ones, e.g. replay_rollouts=1 (repeatable)",
+    )
     args = p.parse_args(argv)
+    PQN_SETTINGS.update(parse_sets(args.pqn_set))
     if args.sides is None and importlib.util.find_spec("tianshou") is None:
         print("tianshou is not installed: that side is left out (BENCHMARKS.md says how to add it)")
         args.sides = ",".join(s for s in SIDES if s != "tianshou")
@@ -456,6 +467,8 @@ def main(argv: list[str] | None = None) -> int:
         f"solved    greedy mean return over {args.eval_episodes} episodes >= {SOLVED:g}, checked "
         f"every {args.interval} training steps"
     )
+    if PQN_SETTINGS:
+        print(f"pqn set   {PQN_SETTINGS}")
     print("budgets   " + ", ".join(f"{s} {budget_of(s)}" for s in sides))
 
     warm = time.perf_counter()

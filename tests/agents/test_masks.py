@@ -248,7 +248,7 @@ def test_pqn_bootstraps_from_the_best_legal_action_on_a_hand_computed_rollout(mo
     np.testing.assert_allclose(next_values, expected)
     assert truncated[5::6].all() and truncated.sum() == 8
     np.testing.assert_allclose(got, 1 + 0.5 * expected)
-    np.testing.assert_array_equal(agent._actions[:, 0], np.arange(24) % 6 % 3)
+    np.testing.assert_array_equal(agent.rollouts[-1].actions[:, 0], np.arange(24) % 6 % 3)
 
 
 def pqn_small(**extra):

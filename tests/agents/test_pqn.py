@@ -104,16 +104,18 @@ def counter():
     return gym.wrappers.TimeLimit(Counter(), max_episode_steps=6)
 
 
-def test_truncation_through_learn_bootstraps_from_the_real_final_observation(monkeypatch):
-    """End to end: a linear Q with Q(s, a) = t, lambda 0, gamma 0.5. A step that continues has
-    target 1 + 0.5 (t + 1); a terminated one 1; a truncated one 1 + 0.5 x 6 = 4, from the final
-    observation (t = 6), not from the next episode's first (t = 0, which would give 1)."""
-    env = gym.vector.SyncVectorEnv([counter] * 3)
-    agent = PQN(env, seed=0, gamma=0.5, q_lambda=0.0, epsilon=1.0, epsilon_final=1.0,
-                rollout_steps=24, num_minibatches=2, layer_norm=False, net_arch=[])  # fmt: skip
+def q_of_t(network, scale):
+    """Make a linear network (no hidden layer) score ``Q(s, a) = scale x t`` for both actions,
+    ``t`` the observation's first number."""
     with torch.no_grad():
-        agent.q.head.weight.copy_(torch.tensor([[1.0, 0.0], [1.0, 0.0]]))
-        agent.q.head.bias.zero_()
+        weight = torch.zeros_like(network.head.weight)
+        weight[:, 0] = scale
+        network.head.weight.copy_(weight)
+        network.head.bias.zero_()
+
+
+def spy_on_q_lambda(monkeypatch):
+    """Record ``(next_values, terminated, truncated, targets)`` of every q_lambda call."""
     seen = []
 
     def spy(rewards, next_values, terminated, truncated, gamma, lam):
@@ -122,6 +124,21 @@ def test_truncation_through_learn_bootstraps_from_the_real_final_observation(mon
         return out
 
     monkeypatch.setattr(pqn, "q_lambda", spy)
+    return seen
+
+
+# lambda 0, gamma 0.5, uniformly random actions, no LayerNorm and no hidden layer (a linear Q).
+HAND = dict(gamma=0.5, q_lambda=0.0, epsilon=1.0, epsilon_final=1.0, layer_norm=False, net_arch=[])
+
+
+def test_truncation_through_learn_bootstraps_from_the_real_final_observation(monkeypatch):
+    """End to end: a linear Q with Q(s, a) = t, lambda 0, gamma 0.5. A step that continues has
+    target 1 + 0.5 (t + 1); a terminated one 1; a truncated one 1 + 0.5 x 6 = 4, from the final
+    observation (t = 6), not from the next episode's first (t = 0, which would give 1)."""
+    env = gym.vector.SyncVectorEnv([counter] * 3)
+    agent = PQN(env, seed=0, rollout_steps=24, num_minibatches=2, **HAND)
+    q_of_t(agent.q, 1.0)
+    seen = spy_on_q_lambda(monkeypatch)
     agent.learn(72)  # one rollout: 24 steps x 3 envs
     ((next_values, terminated, truncated, got),) = seen
     assert terminated.any() and truncated.any()
@@ -131,6 +148,109 @@ def test_truncation_through_learn_bootstraps_from_the_real_final_observation(mon
     going_on = ~(terminated | truncated)
     assert set(np.unique(next_values[going_on])) <= {1.0, 2.0, 3.0, 4.0, 5.0}
     np.testing.assert_allclose(got[going_on], 1 + 0.5 * next_values[going_on])
+
+
+# -- the switches: a target network, replayed rollouts ------------------------------------------
+def parameters(network):
+    return torch.cat([p.detach().flatten() for p in network.parameters()])
+
+
+def test_targets_read_the_frozen_target_network_refreshed_every_k_iterations(monkeypatch):
+    """target_network_every 2: iteration 0 copies the network into the target, iteration 1 does
+    not. With Q(s, a) = t online and 2 t in the target before iteration 1, its bootstrapped values
+    are the target's: 2 t' for an observation t' the episode goes on from, 12 from a truncated
+    final one (t = 6), never t'. Iteration 2 copies the network as iteration 1's updates left it."""
+    env = gym.vector.SyncVectorEnv([counter] * 3)
+    # learning_rate_final None: a step size that stays > 0 (the schedule's horizon is 72 steps)
+    agent = PQN(env, seed=0, rollout_steps=24, num_minibatches=2, target_network_every=2,
+                learning_rate_final=None, **HAND)  # fmt: skip
+    agent.learn(72)
+    q_of_t(agent.q, 1.0)
+    q_of_t(agent.q_target, 2.0)
+    seen = spy_on_q_lambda(monkeypatch)
+    agent.learn(144)
+    ((next_values, terminated, truncated, got),) = seen
+    going_on = ~(terminated | truncated)
+    assert truncated.any() and going_on.any()
+    assert set(np.unique(next_values[going_on])) <= {2.0, 4.0, 6.0, 8.0, 10.0}
+    np.testing.assert_allclose(next_values[truncated], 12.0)
+    np.testing.assert_allclose(got[going_on], 1 + 0.5 * next_values[going_on])
+    after_iteration_1 = parameters(agent.q)
+    agent.learn(216)
+    torch.testing.assert_close(parameters(agent.q_target), after_iteration_1, rtol=0, atol=0)
+    assert not torch.equal(parameters(agent.q), after_iteration_1)  # iteration 2 updated q
+
+
+def test_a_target_copied_every_iteration_is_plain_pqn():
+    """The targets are computed before an iteration's updates, so a target refreshed every
+    iteration holds the same weights as the network they would otherwise be read from."""
+    trained = []
+    for every in (0, 1):
+        env = gym.make_vec("CartPole-v1", num_envs=3, vectorization_mode="sync")
+        agent = PQN(env, seed=4, rollout_steps=16, num_minibatches=4, net_arch=[16],
+                    target_network_every=every).learn(960)  # fmt: skip
+        trained.append(parameters(agent.q))
+    torch.testing.assert_close(trained[1], trained[0], rtol=0, atol=0)
+
+
+class Clocked(Counter):
+    """Counter with a third number: the sub-env's steps since it was made (resets keep it)."""
+
+    observation_space = gym.spaces.Box(-1.0, 1e6, (3,), np.float32)
+    clock = 0
+
+    def step(self, action):
+        self.clock += 1
+        return super().step(action)
+
+    def _obs(self):
+        return np.array([self.t, self.marker, self.clock], dtype=np.float32)
+
+
+class Rescale(agents.Callback):
+    """Before iteration i, make the network score Q(s, a) = (i + 1) t."""
+
+    def at_safe_point(self, agent):
+        q_of_t(agent.q, agent.num_iterations + 1.0)
+        return True
+
+
+def test_replay_learns_again_from_the_last_rollouts_with_targets_recomputed(monkeypatch):
+    """replay_rollouts 2, rollouts of 8 steps in 2 sub-envs, five iterations. Iteration i learns
+    from rollouts max(0, i - 2) to i, oldest first: 1, 2, 3, 3, 3 of them, so 2 epochs x 2
+    minibatches x 12 = 48 gradient steps. Each held rollout's targets bootstrap from the network as
+    it is at iteration i (Q = (i + 1) t there; a step size of 1e-12 keeps it so), none from the
+    network its rollout was played with. The rollouts kept at the end are the last three: their
+    observations carry the sub-envs' clocks 16 to 23, 24 to 31 and 32 to 39."""
+    env = gym.vector.SyncVectorEnv([lambda: gym.wrappers.TimeLimit(Clocked(), 6)] * 2)
+    agent = PQN(env, seed=0, rollout_steps=8, num_minibatches=2, update_epochs=2,
+                learning_rate=1e-12, replay_rollouts=2, **HAND)  # fmt: skip
+    seen = spy_on_q_lambda(monkeypatch)
+    agent.learn(5 * 16, callback=Rescale())
+    assert agent.num_updates == 48
+    held = [1, 2, 3, 3, 3]
+    assert len(seen) == sum(held)
+    calls = iter(seen)
+    for i, n in enumerate(held):
+        for _ in range(n):
+            next_values, terminated, truncated, _ = next(calls)
+            t_next = next_values / (i + 1)  # t' of each observation bootstrapped from
+            going_on = ~(terminated | truncated)
+            np.testing.assert_allclose(t_next[going_on], np.round(t_next[going_on]), atol=1e-6)
+            assert set(np.round(t_next[going_on])) <= {1.0, 2.0, 3.0, 4.0, 5.0}
+            np.testing.assert_allclose(t_next[truncated], 6.0, atol=1e-6)
+    clocks = [r.obs[:, :, 2] for r in agent.rollouts]
+    for k, got in zip((2, 3, 4), clocks, strict=True):
+        np.testing.assert_array_equal(got, 8 * k + np.arange(8)[:, None].repeat(2, axis=1))
+
+
+def test_replayed_rollouts_of_another_length_are_refused(tmp_path):
+    env = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="sync")
+    agent = PQN(env, seed=0, rollout_steps=8, num_minibatches=2, net_arch=[8], replay_rollouts=1)
+    agent.learn(64).save(tmp_path / "ck")
+    with pytest.raises(CheckpointError, match="resume with the rollout_steps it was saved with"):
+        agents.load(tmp_path / "ck", env=env, rollout_steps=4)
+    assert len(agents.load(tmp_path / "ck", env=env).rollouts) == 1
 
 
 # -- the network ----------------------------------------------------------------------------------
@@ -195,28 +315,35 @@ def test_acting_in_numpy_follows_the_trained_network():
 SMALL = ["rollout_steps=16", "num_minibatches=4", "update_epochs=2", "net_arch=[16]"]
 
 
-def test_resume_through_the_training_job_equals_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize(
+    "switches", [[], ["replay_rollouts=2", "target_network_every=3"]], ids=["plain", "switches"]
+)
+def test_resume_through_the_training_job_equals_an_uninterrupted_run(tmp_path, switches):
     """Two envs through train_agent's front door, checkpoints at the first iteration boundary
     past every 400 steps (mid-episode): resuming from the one at 416 ends with the same weights,
-    bit for bit, as the run that went straight through; TensorBoard has PQN's keys."""
+    bit for bit, as the run that went straight through (with the switches on, the target network
+    too, which needs the rollouts replayed and the iteration count restored); TensorBoard has
+    PQN's keys."""
     args = ["--env", "CartPole-v1", "--agent", "pqn", "--steps", "1200", "--num-envs", "2",
             "--save-every", "400", "--eval-every", "600", "--eval-episodes", "2", "--seed", "3",
             "--logdir", str(tmp_path / "runs"), "--no-progress"]  # fmt: skip
-    for s in SMALL:
+    for s in SMALL + switches:
         args += ["--set", s]
     assert main(args) == 0
     (run,) = [p for p in (tmp_path / "runs").glob("*/*/*") if not p.is_symlink()]
     assert [step for step, _ in Run(run).checkpoints()] == [0, 416, 800]
-    final = torch.load(run / "final" / "tensors.pt", weights_only=True)["q"]
+    nets = ["q", "q_target"] if switches else ["q"]
+    final = torch.load(run / "final" / "tensors.pt", weights_only=True)
     for step, ck in Run(run).checkpoints():
         if step > 416:  # as if the process had died after the checkpoint at 416
             shutil.rmtree(ck)
     shutil.rmtree(run / "final")
     assert main(["--resume", str(run), "--no-progress"]) == 0
-    resumed = torch.load(run / "final" / "tensors.pt", weights_only=True)["q"]
-    assert final.keys() == resumed.keys()
-    for key in final:
-        torch.testing.assert_close(resumed[key], final[key], rtol=0, atol=0)
+    resumed = torch.load(run / "final" / "tensors.pt", weights_only=True)
+    for net in nets:
+        assert final[net].keys() == resumed[net].keys()
+        for key in final[net]:
+            torch.testing.assert_close(resumed[net][key], final[net][key], rtol=0, atol=0)
     acc = EventAccumulator(str(run))
     acc.Reload()
     keys = {
@@ -275,6 +402,8 @@ def test_a_checkpoint_of_4_envs_acts_on_one_but_trains_only_with_4(tmp_path):
         ({"max_grad_norm": 0.0}, "max_grad_norm must be > 0"),
         ({"reward_scale": 0.0}, "reward_scale must be > 0"),
         ({"net_arch": [64, 0]}, "net_arch widths must be >= 1"),
+        ({"target_network_every": -1}, "target_network_every must be >= 0 (0 switches it off)"),
+        ({"replay_rollouts": -2}, "replay_rollouts must be >= 0"),
     ],
 )
 def test_a_configuration_that_would_fail_mid_run_fails_when_built(config, message):
