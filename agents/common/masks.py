@@ -61,16 +61,25 @@ def current(env: Any, info: dict[str, Any], num_envs: int, n_actions: int) -> np
     return mask if mask is not None else from_method(env, num_envs, n_actions)
 
 
-def single(env: gym.Env, info: dict[str, Any], n_actions: int) -> np.ndarray | None:
-    """The mask of one (non-vector) env's current observation: ``info["action_mask"]``, else
-    ``action_masks()`` found through its wrappers; None when it has neither."""
-    if INFO_KEY in info:
-        return np.asarray(info[INFO_KEY], bool).reshape(n_actions)
+def method_of(env: gym.Env) -> Any:
+    """One (non-vector) env's ``action_masks`` method, found through its wrappers, or None."""
     try:
         method = env.get_wrapper_attr(METHOD) if isinstance(env, gym.Wrapper) else None
     except AttributeError:
         method = None
-    method = method or getattr(env, METHOD, None)
+    return method or getattr(env, METHOD, None)
+
+
+def single(
+    env: gym.Env, info: dict[str, Any], n_actions: int, method: Any = False
+) -> np.ndarray | None:
+    """The mask of one (non-vector) env's current observation: ``info["action_mask"]``, else
+    ``action_masks()`` found through its wrappers; None when it has neither. A caller that
+    asks every step passes ``method``, :func:`method_of` the env found once."""
+    if INFO_KEY in info:
+        return np.asarray(info[INFO_KEY], bool).reshape(n_actions)
+    if method is False:
+        method = method_of(env)
     return None if method is None else np.asarray(method(), bool).reshape(n_actions)
 
 

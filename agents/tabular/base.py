@@ -1,5 +1,6 @@
-"""What every tabular agent shares: the action-value table, epsilon-greedy action choice,
-schedules, the episode loop's bookkeeping and pickle-free save / load.
+"""What every tabular agent shares: the action-value table, epsilon-greedy action choice (over
+the legal actions when the env publishes action masks), schedules, the episode loop's
+bookkeeping and pickle-free save / load.
 
 An algorithm file (``td.py``, ``monte_carlo.py`` ...) supplies a ``Config`` dataclass and
 ``play_episode``; this module supplies everything else.
@@ -13,6 +14,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
+from sige_rl.agents.common import masks
 from sige_rl.agents.common.interface import (
     Callback,
     build_config,
@@ -33,6 +35,12 @@ class TabularAgent(Scheduled):
             so a run is reproducible and a resumed run continues the same random stream.
         config: a resolved ``Config``; ``overrides`` are applied on top of it (or of the
             defaults) and checked.
+
+    A learner whose config has ``action_masks`` true honours the env's action masks
+    (``info["action_mask"]`` or an ``action_masks()`` method, read by
+    :mod:`sige_rl.agents.common.masks`): the methods below take the current state's ``mask``
+    (None: every action legal) and choose, and value, legal actions only; a state with no
+    legal action counts every action as legal.
     """
 
     name: ClassVar[str]
@@ -57,40 +65,70 @@ class TabularAgent(Scheduled):
         self.n_states, self.n_actions = int(obs_space.n), int(act_space.n)
         self.q = np.full((self.n_states, self.n_actions), getattr(self.config, "q_init", 0.0))
         self.rng = np.random.default_rng(seed)
+        self.supports_action_masks = bool(getattr(self.config, "action_masks", False))
+        # Looked up once: finding a missing method through the wrappers each step costs a
+        # quarter of a tabular step.
+        self._masks_method = masks.method_of(env) if self.supports_action_masks else None
         self.num_steps = 0
         self.num_episodes = 0
         self.total_steps = 0
         self.schedule_steps = None
 
     # -- acting -------------------------------------------------------------------------------
-    def act(self, obs: Any, deterministic: bool = True) -> Any:
+    def act(self, obs: Any, deterministic: bool = True, action_mask: Any = None) -> Any:
         """Greedy action (lowest index among ties, no randomness) for one state or an array of
-        states; with ``deterministic=False`` a draw from the current epsilon-greedy behaviour
-        policy instead (from the agent's generator)."""
+        states, over the legal actions of ``action_mask`` (one row per state) when given; with
+        ``deterministic=False`` a draw from the current epsilon-greedy behaviour policy instead
+        (from the agent's generator)."""
+        one = np.ndim(obs) == 0
+        states = np.atleast_1d(np.asarray(obs, dtype=np.int64))
+        rows = [None] * len(states)
+        if action_mask is not None:
+            rows = np.asarray(action_mask, bool).reshape(len(states), self.n_actions)
         if deterministic:
-            if np.ndim(obs) == 0:
-                return int(self.q[int(obs)].argmax())
-            return self.q[np.asarray(obs)].argmax(axis=1)
-        if np.ndim(obs) == 0:
-            return self.explore(int(obs), self.epsilon)
-        return np.array([self.explore(int(s), self.epsilon) for s in np.asarray(obs)])
+            scores = self.q[states]
+            if action_mask is not None:
+                scores = masks.masked_scores(scores, rows)
+            actions = scores.argmax(axis=1)
+        else:
+            draws = zip(states, rows, strict=True)
+            actions = np.array([self.explore(int(s), self.epsilon, m) for s, m in draws])
+        return int(actions[0]) if one else actions
 
-    def argmax_random_ties(self, s: int) -> int:
-        """A greedy action with ties broken at random (learning from a flat table needs it)."""
-        row = self.q[s]
+    def argmax_random_ties(self, s: int, mask: np.ndarray | None = None) -> int:
+        """A greedy (legal) action with ties broken at random (learning from a flat table needs
+        it)."""
+        row = self.q[s] if mask is None else masks.masked_scores(self.q[s], mask)
         best = np.flatnonzero(row == row.max())
         return int(best[0]) if best.size == 1 else int(best[self.rng.integers(best.size)])
 
-    def explore(self, s: int, epsilon: float) -> int:
+    def explore(self, s: int, epsilon: float, mask: np.ndarray | None = None) -> int:
+        """An epsilon-greedy action in state ``s``: uniformly random (and legal) with probability
+        ``epsilon``, else greedy."""
         if self.rng.random() < epsilon:
-            return int(self.rng.integers(self.n_actions))
-        return self.argmax_random_ties(s)
+            if mask is None:
+                return int(self.rng.integers(self.n_actions))
+            return int(masks.random_legal(mask[None], self.rng)[0])
+        return self.argmax_random_ties(s, mask)
 
-    def policy_probs(self, s: int, epsilon: float) -> np.ndarray:
-        """Action probabilities of the epsilon-greedy policy (ties share the greedy mass)."""
-        row = self.q[s]
+    def policy_probs(self, s: int, epsilon: float, mask: np.ndarray | None = None) -> np.ndarray:
+        """Action probabilities of the epsilon-greedy policy (ties share the greedy mass), over
+        the legal actions of ``mask`` when given."""
+        if mask is None:
+            row = self.q[s]
+            greedy = row == row.max()
+            return epsilon / self.n_actions + (1.0 - epsilon) * greedy / greedy.sum()
+        allowed = masks.legal(mask)
+        row = masks.masked_scores(self.q[s], allowed)
         greedy = row == row.max()
-        return epsilon / self.n_actions + (1.0 - epsilon) * greedy / greedy.sum()
+        return epsilon * allowed / allowed.sum() + (1.0 - epsilon) * greedy / greedy.sum()
+
+    def mask_of(self, info: dict[str, Any]) -> np.ndarray | None:
+        """The legal actions of the state ``info`` came with (from its reset or step), or None
+        when the env offers no mask or the agent does not honour masks."""
+        if not self.supports_action_masks:
+            return None
+        return masks.single(self.env, info, self.n_actions, self._masks_method)
 
     # -- learning -----------------------------------------------------------------------------
     def learn(self, total_steps: int, run: Any = None, callback: Callback | None = None):

@@ -48,7 +48,12 @@ class MCConfig:
     exploring_starts: bool = False
     """Begin each training episode in a uniformly random live state with a uniformly random
     first action (Monte Carlo ES). Needs a toy-text-style env: a model ``P`` and a settable
-    state ``unwrapped.s`` (ours, FrozenLake, CliffWalking, Taxi)."""
+    state ``unwrapped.s`` (ours, FrozenLake, CliffWalking, Taxi), and no action masks (the
+    start state is set by hand, so its legal actions are unknown)."""
+    action_masks: bool = True
+    """Honour the env's action masks when it offers them (``info["action_mask"]`` or an
+    ``action_masks()`` method): actions taken, the tail value of a cut episode, and evaluations
+    keep to the legal actions."""
 
 
 class MonteCarlo(TabularAgent):
@@ -75,13 +80,20 @@ class MonteCarlo(TabularAgent):
 
     def play_episode(self, seed: int, callback: Callback):
         env = self.env
-        s, _ = env.reset(seed=seed)
+        s, info = env.reset(seed=seed)
+        mask = self.mask_of(info)
         first_action = None
         if self.live_states is not None:
             if not hasattr(env.unwrapped, "s"):  # toy_text envs create ``s`` in reset()
                 raise ConfigError(
                     "exploring_starts needs a settable state unwrapped.s (sige/ gridworlds, "
                     f"FrozenLake, CliffWalking, Taxi); {type(env.unwrapped).__name__} has none"
+                )
+            if mask is not None:
+                raise ConfigError(
+                    "exploring_starts sets the start state by hand, so its legal actions are "
+                    "unknown, and this env publishes action masks: set exploring_starts=false, "
+                    "or action_masks=false to let any action start an episode"
                 )
             s = int(self.live_states[self.rng.integers(len(self.live_states))])
             env.unwrapped.s = s
@@ -91,10 +103,11 @@ class MonteCarlo(TabularAgent):
         done = terminated = False
         while self.num_steps < self.total_steps:
             if first_action is None:
-                a = self.explore(s, epsilon)
+                a = self.explore(s, epsilon, mask)
             else:
                 a, first_action = first_action, None
-            s2, r, terminated, truncated, _ = env.step(a)
+            s2, r, terminated, truncated, info = env.step(a)
+            mask = self.mask_of(info)
             self.num_steps += 1
             states.append(s)
             actions.append(a)
@@ -108,7 +121,7 @@ class MonteCarlo(TabularAgent):
         # from the last state, valued by the current estimates.
         tail = 0.0
         if rewards and not terminated and self.config.bootstrap_truncated:
-            tail = float(self.policy_probs(s2, epsilon) @ self.q[s2])
+            tail = float(self.policy_probs(s2, epsilon, mask) @ self.q[s2])
         sq_err = self._update(states, actions, rewards, tail)
         n = max(len(rewards), 1)
         stats = {

@@ -1,7 +1,7 @@
 """Action masks: where they come from, a legal draw, the bootstrapped max over legal actions on a
-hand-computed transition, replay keeping the next state's mask, and DQN never choosing a masked
-action in training or in evaluation on tic-tac-toe (where an illegal move ends the game, so the
-env itself counts them)."""
+hand-computed transition, replay keeping the next state's mask, and DQN and PQN never choosing a
+masked action in training or in evaluation on tic-tac-toe (where an illegal move ends the game,
+so the env itself counts them); the tabular learners on a hand-built ladder the same way."""
 
 import gymnasium as gym
 import numpy as np
@@ -290,3 +290,116 @@ def test_a_masked_pqn_resumes_exactly(tmp_path):
     resumed.learn(640)
     for a, b in zip(resumed.q.parameters(), straight.q.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+# -- tabular agents: the same three places ------------------------------------------------------
+class Ladder(gym.Env):
+    """States 0 to 4 in a row, start 0. Actions: 0 up (+1, to 4 at most), 1 down (legal above
+    0), 2 cash in (legal at 4 only: reward 10, the episode ends); a move costs 1. The mask comes
+    with each observation's info (or from ``action_masks()`` when ``by_method``); an illegal action
+    is counted and costs 1 without moving. The best return is 4 moves up then cash: 6."""
+
+    observation_space = gym.spaces.Discrete(5)
+    action_space = gym.spaces.Discrete(3)
+
+    def __init__(self, by_method=False):
+        self.by_method = by_method
+        self.illegal = 0
+
+    def action_masks(self):
+        return np.array([True, self.s > 0, self.s == 4])
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.s = 0
+        return self.s, self._info()
+
+    def step(self, action):
+        if not self.action_masks()[action]:
+            self.illegal += 1
+            return self.s, -1.0, False, False, self._info()
+        if action == 2:
+            return self.s, 10.0, True, False, self._info()
+        self.s = min(self.s + 1, 4) if action == 0 else self.s - 1
+        return self.s, -1.0, False, False, self._info()
+
+    def _info(self):
+        return {} if self.by_method else {"action_mask": self.action_masks()}
+
+
+def ladder(limit=50, by_method=False):
+    return gym.wrappers.TimeLimit(Ladder(by_method), max_episode_steps=limit)
+
+
+def hand_set(agent):
+    """Q(1, .) = 1, 2 and 100 for cashing in, which is illegal in state 1; state 0 can only go
+    up (Q 5), so the first step is 0 -> 1 whatever the policy, with reward -1."""
+    agent.q[0] = [5.0, 0.0, 50.0]
+    agent.q[1] = [1.0, 2.0, 100.0]
+
+
+@pytest.mark.parametrize(
+    ("name", "epsilon", "expected"),
+    [
+        # max over the legal actions of state 1: max(1, 2) = 2, not 100
+        ("q_learning", 0.0, -1 + 0.5 * 2.0),
+        # epsilon 0.5 over the two legal actions, the greedy one (down, Q 2) gets 0.75:
+        # 0.25 x 1 + 0.75 x 2 = 1.75
+        ("expected_sarsa", 0.5, -1 + 0.5 * 1.75),
+        # greedy: the next action is the best legal one, down (Q 2)
+        ("sarsa", 0.0, -1 + 0.5 * 2.0),
+    ],
+)
+def test_tabular_td_targets_bootstrap_over_the_legal_actions(name, epsilon, expected):
+    """One step with step size 1, gamma 0.5: Q(0, up) becomes the target itself."""
+    agent = agents.make(name, ladder(), seed=0, gamma=0.5, learning_rate=1.0, epsilon=epsilon,
+                        epsilon_final=None)  # fmt: skip
+    hand_set(agent)
+    agent.learn(1)
+    assert agent.q[0, 0] == pytest.approx(expected)
+
+
+def test_monte_carlo_completes_a_cut_return_over_the_legal_actions():
+    """The time limit cuts the episode after its one step (0 -> 1, reward -1): the return goes on
+    with state 1's value under the epsilon-greedy policy over its legal actions, 1.75 at epsilon
+    0.5 (above), so the first return of Q(0, up) is -1 + 0.5 x 1.75."""
+    agent = agents.make("mc", ladder(limit=1), seed=0, gamma=0.5, epsilon=0.5, epsilon_final=None)
+    hand_set(agent)
+    agent.learn(1)
+    assert agent.q[0, 0] == pytest.approx(-1 + 0.5 * 1.75)
+
+
+@pytest.mark.parametrize("name", ["q_learning", "sarsa", "expected_sarsa", "mc"])
+@pytest.mark.parametrize("by_method", [False, True], ids=["info", "method"])
+def test_tabular_agents_never_choose_a_masked_action_and_learn_the_ladder(name, by_method):
+    """5,000 steps from epsilon 1 (mostly random moves): none illegal, in training or in
+    evaluation with an evaluation epsilon of 0.3; the greedy policy then climbs and cashes in
+    (return 6). With masks off, the same training makes illegal moves."""
+    env = ladder(by_method=by_method)
+    agent = agents.make(name, env, seed=0).learn(5000)
+    assert env.unwrapped.illegal == 0 and agent.num_episodes > 20
+    evaluation_env = ladder(by_method=by_method)
+    noisy = evaluate(agent, evaluation_env, 30, seed=1, epsilon=0.3)
+    assert evaluation_env.unwrapped.illegal == 0 and len(noisy.returns) == 30
+    assert evaluate(agent, ladder(by_method=by_method), 1, seed=1).returns[0] == 6.0
+    unmasked = ladder(by_method=by_method)
+    agents.make(name, unmasked, seed=0, action_masks=False).learn(5000)
+    assert unmasked.unwrapped.illegal > 100
+
+
+def test_exploring_starts_with_masks_is_refused():
+    from sige_rl.agents.common.config import ConfigError
+
+    class LadderModel(Ladder):  # exploring starts need the model: P[s][a] = [(p, s', r, end)]
+        P = {
+            s: {
+                0: [(1.0, min(s + 1, 4), -1.0, False)],
+                1: [(1.0, max(s - 1, 0), -1.0, False)],
+                2: [(1.0, s, 10.0 if s == 4 else -1.0, s == 4)],
+            }
+            for s in range(5)
+        }
+
+    env = gym.wrappers.TimeLimit(LadderModel(), max_episode_steps=10)
+    with pytest.raises(ConfigError, match="exploring_starts=false, or action_masks=false"):
+        agents.make("mc", env, seed=0, exploring_starts=True).learn(10)
